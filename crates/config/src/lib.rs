@@ -1,0 +1,394 @@
+//! scif's configuration: `scif.toml` parsed strictly, then `SCIF_*` environment overrides, then
+//! validated into [`Config`]. An unknown key is an error naming the file and the key.
+//!
+//! This crate does no IO beyond reading the one file it is given.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// The whole configuration. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub engine: EngineConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Seconds that in-flight requests get to finish after SIGTERM before they are cancelled.
+    pub shutdown_grace_secs: u64,
+    /// Seconds a client should wait before retrying when the queue is full (Retry-After).
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory holding the database and imported models.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Threads for the local engine's kernels; 0 means one per available core.
+    pub threads: usize,
+    /// Most sequences decoded together in one step.
+    pub max_batch: usize,
+    /// Requests waiting beyond the running batch; more are refused with 429.
+    pub max_queue: usize,
+    /// Most prompt tokens processed per step (chunked prefill).
+    pub prefill_chunk: usize,
+    /// Cap on a sequence's tokens (prompt plus completion); 0 means the model's own limit.
+    pub max_context: usize,
+    /// Models to load at start, by registry name; empty means every imported model.
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter directive, e.g. "info" or "scif_server=debug".
+    pub level: String,
+    /// "text" or "json".
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            engine: EngineConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./scif-data"),
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            max_batch: 16,
+            max_queue: 64,
+            prefill_chunk: 256,
+            max_context: 4096,
+            models: Vec::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// Short environment names kept for the most common settings.
+const ALIASES: &[(&str, &str)] = &[
+    ("SCIF_LISTEN", "server.listen"),
+    ("SCIF_DATA_DIR", "storage.data_dir"),
+];
+
+impl Config {
+    /// Load `path` (if given), apply `SCIF_*` overrides from `env`, and validate.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (name, text) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                (p.display().to_string(), text)
+            }
+            None => ("<defaults>".to_string(), String::new()),
+        };
+        Self::from_toml(&name, &text, env)
+    }
+
+    pub fn from_toml(
+        name: &str,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: name.to_string(),
+            message,
+        };
+        // Strict parse of the file alone first, so errors name the file's own keys.
+        let _: Config = toml::from_str(text)
+            .map_err(|e| parse_err(e.message().to_string() + &location(text, e.span())))?;
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        let known = Self::keys();
+        for (var, raw) in env {
+            let Some(key) = env_key(&var, &known) else {
+                continue;
+            };
+            set_path(&mut value, &key, &raw, &var)?;
+        }
+        let cfg: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                var: "SCIF_*".into(),
+                message: e.message().to_string(),
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Every dotted key the configuration has, e.g. `server.listen`.
+    pub fn keys() -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
+            for (section, v) in t {
+                if let toml::Value::Table(inner) = v {
+                    out.extend(inner.keys().map(|k| format!("{section}.{k}")));
+                }
+            }
+        }
+        out
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return invalid(
+                "server.listen",
+                "expected an address such as 127.0.0.1:8080",
+            );
+        }
+        if self.server.max_body_bytes == 0 {
+            return invalid("server.max_body_bytes", "must be at least 1");
+        }
+        if self.engine.max_batch == 0 {
+            return invalid("engine.max_batch", "must be at least 1");
+        }
+        if self.engine.prefill_chunk == 0 {
+            return invalid("engine.prefill_chunk", "must be at least 1");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return invalid("log.format", "expected \"text\" or \"json\"");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server
+            .listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// Kernel threads, resolving 0 to the available cores.
+    pub fn engine_threads(&self) -> usize {
+        match self.engine.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
+}
+
+/// `SCIF_SERVER_LISTEN` -> `server.listen`; aliases too. Names that match no key are ignored.
+fn env_key(var: &str, known: &[String]) -> Option<String> {
+    if let Some((_, k)) = ALIASES.iter().find(|(a, _)| *a == var) {
+        return Some(k.to_string());
+    }
+    let rest = var.strip_prefix("SCIF_")?.to_ascii_lowercase();
+    known
+        .iter()
+        .find(|k| k.replacen('.', "_", 1) == rest)
+        .cloned()
+}
+
+fn set_path(root: &mut toml::Table, key: &str, raw: &str, var: &str) -> Result<(), ConfigError> {
+    let (section, field) = key.split_once('.').unwrap_or(("", key));
+    let table = root
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(table) = table else {
+        return Err(ConfigError::Env {
+            var: var.into(),
+            message: format!("[{section}] is not a table"),
+        });
+    };
+    // Typed values (numbers, booleans, arrays) parse as TOML; anything else is a string.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let expected_string = matches!(
+        toml::Value::try_from(Config::default())
+            .ok()
+            .and_then(|v| v.get(section)?.get(field).cloned()),
+        Some(toml::Value::String(_))
+    );
+    let value = if expected_string {
+        toml::Value::String(raw.to_string())
+    } else {
+        value
+    };
+    table.insert(field.to_string(), value);
+    Ok(())
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => {
+            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(
+            Config::from_toml("scif.toml", "", env(&[])).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let err = Config::from_toml(
+            "scif.toml",
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n",
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("scif.toml") && err.contains("listen_port") && err.contains("line 3"),
+            "{err}"
+        );
+        let err = Config::from_toml("scif.toml", "[servr]\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = Config::from_toml("scif.toml", "[engine]\nmax_batch = \"lots\"\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scif.toml") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let cfg = Config::from_toml(
+            "scif.toml",
+            "[engine]\nmax_batch = 4\n",
+            env(&[
+                ("SCIF_ENGINE_MAX_BATCH", "8"),
+                ("SCIF_LISTEN", "127.0.0.1:9999"),
+                ("SCIF_DATA_DIR", "/tmp/x"),
+                ("SCIF_UNRELATED", "1"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.engine.max_batch, 8);
+        assert_eq!(cfg.server.listen, "127.0.0.1:9999");
+        assert_eq!(cfg.storage.data_dir, PathBuf::from("/tmp/x"));
+        let cfg = Config::from_toml(
+            "",
+            "",
+            env(&[
+                ("SCIF_ENGINE_MODELS", "[\"a\", \"b\"]"),
+                ("SCIF_LOG_LEVEL", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.engine.models, vec!["a", "b"]);
+        assert_eq!(cfg.log.level, "debug");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (toml, key) in [
+            ("[server]\nlisten = \"nowhere\"", "server.listen"),
+            ("[engine]\nmax_batch = 0", "engine.max_batch"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+        ] {
+            let err = Config::from_toml("scif.toml", toml, env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let err = Config::from_toml("scif.toml", "", env(&[("SCIF_ENGINE_MAX_BATCH", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SCIF_"), "{err}");
+    }
+}

@@ -1,0 +1,281 @@
+//! The continuous-batching scheduler: one thread owns the model and steps every active
+//! sequence together. Sequences join and leave between steps; each has its own KV cache.
+//!
+//! A step holds one decode token for every sequence that is generating, plus prefill chunks for
+//! newly admitted sequences up to a per-step token budget, so a long prompt never stalls the
+//! streams already running (chunked prefill). Waiting requests sit in a bounded queue; a full
+//! queue is refused at once so that callers can answer 429 with Retry-After.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::model::{KvCache, Llama, SeqStep};
+use crate::sampler::{Sampler, SamplingParams};
+use crate::stop::{StopMatcher, StopOutcome};
+use crate::tokenizer::{IncrementalDecoder, Tokenizer};
+
+/// Why a generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// An end-of-turn token or a stop sequence.
+    Stop,
+    /// `max_tokens` or the context length was reached.
+    Length,
+    /// The caller went away or the server is shutting down.
+    Cancelled,
+}
+
+/// What a generation reports, in order: text deltas, then exactly one `Finished` or `Error`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerationEvent {
+    Text(String),
+    Finished {
+        reason: FinishReason,
+        prompt_tokens: usize,
+        completion_tokens: usize,
+    },
+    Error(String),
+}
+
+/// A request for the scheduler: an already tokenized prompt.
+#[derive(Debug, Clone)]
+pub struct GenerationRequest {
+    pub prompt: Vec<u32>,
+    pub params: SamplingParams,
+    pub max_tokens: usize,
+    pub stop: Vec<String>,
+}
+
+pub(crate) struct Job {
+    pub req: GenerationRequest,
+    pub events: UnboundedSender<GenerationEvent>,
+}
+
+/// Live counters the server exports as metrics.
+#[derive(Default)]
+pub struct EngineStats {
+    pub queued: AtomicUsize,
+    pub active: AtomicUsize,
+    pub tokens_generated: AtomicU64,
+    pub prompt_tokens_processed: AtomicU64,
+    pub steps: AtomicU64,
+    pub(crate) cancel_all: AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Most sequences stepped together.
+    pub max_batch: usize,
+    /// Most prompt tokens processed in one step, across all prefilling sequences.
+    pub prefill_chunk: usize,
+}
+
+struct Seq {
+    job: Job,
+    cache: KvCache,
+    sampler: Sampler,
+    decoder: IncrementalDecoder,
+    stops: StopMatcher,
+    /// Prompt tokens not yet fed to the model.
+    prefill_at: usize,
+    /// The last sampled token, fed at the next step.
+    next: Option<u32>,
+    generated: usize,
+}
+
+pub(crate) fn run(
+    model: Arc<Llama>,
+    tokenizer: Arc<Tokenizer>,
+    cfg: SchedulerConfig,
+    rx: Receiver<Job>,
+    stats: Arc<EngineStats>,
+) {
+    let mut active: VecDeque<Seq> = VecDeque::new();
+    let mut open = true;
+    loop {
+        // Admit waiting requests between steps.
+        while open && active.len() < cfg.max_batch {
+            match rx.try_recv() {
+                Ok(job) => active.push_back(admit(&model, job, &stats)),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if stats.cancel_all.load(Ordering::SeqCst) {
+            for s in active.drain(..) {
+                finish(&s, FinishReason::Cancelled);
+            }
+            while let Ok(job) = rx.try_recv() {
+                stats.queued.fetch_sub(1, Ordering::SeqCst);
+                let _ = job.events.send(GenerationEvent::Finished {
+                    reason: FinishReason::Cancelled,
+                    prompt_tokens: job.req.prompt.len(),
+                    completion_tokens: 0,
+                });
+            }
+        }
+        // Callers that went away cancel their generation.
+        active.retain(|s| !s.job.events.is_closed());
+        stats.active.store(active.len(), Ordering::SeqCst);
+        if active.is_empty() {
+            if !open {
+                return;
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(job) => active.push_back(admit(&model, job, &stats)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            continue;
+        }
+        step(&model, &tokenizer, &cfg, &mut active, &stats);
+    }
+}
+
+fn admit(model: &Llama, job: Job, stats: &EngineStats) -> Seq {
+    stats.queued.fetch_sub(1, Ordering::SeqCst);
+    let sampler = Sampler::new(job.req.params.clone(), &job.req.prompt);
+    let stops = StopMatcher::new(job.req.stop.clone());
+    Seq {
+        cache: model.new_cache(),
+        sampler,
+        decoder: IncrementalDecoder::default(),
+        stops,
+        prefill_at: 0,
+        next: None,
+        generated: 0,
+        job,
+    }
+}
+
+fn step(
+    model: &Llama,
+    tok: &Tokenizer,
+    cfg: &SchedulerConfig,
+    active: &mut VecDeque<Seq>,
+    stats: &EngineStats,
+) {
+    // Decoding sequences first (one token each), then prefill chunks in arrival order.
+    let mut budget = cfg.prefill_chunk.max(1);
+    let mut plan: Vec<(usize, Vec<u32>, bool)> = Vec::new();
+    for (i, s) in active.iter().enumerate() {
+        if let Some(t) = s.next {
+            plan.push((i, vec![t], true));
+        }
+    }
+    for (i, s) in active.iter().enumerate() {
+        if s.next.is_none() && budget > 0 {
+            let rest = &s.job.req.prompt[s.prefill_at..];
+            let n = rest.len().min(budget);
+            budget -= n;
+            plan.push((i, rest[..n].to_vec(), n == rest.len()));
+        }
+    }
+    if plan.is_empty() {
+        return;
+    }
+    plan.sort_by_key(|p| p.0);
+    let result = {
+        let mut caches: Vec<&mut KvCache> = active.iter_mut().map(|s| &mut s.cache).collect();
+        let mut by_index: Vec<Option<&mut KvCache>> = caches.drain(..).map(Some).collect();
+        let mut steps: Vec<SeqStep<'_>> = Vec::with_capacity(plan.len());
+        for (i, tokens, want) in &plan {
+            if let Some(cache) = by_index[*i].take() {
+                steps.push(SeqStep {
+                    tokens,
+                    cache,
+                    want_logits: *want,
+                });
+            }
+        }
+        catch_unwind(AssertUnwindSafe(|| model.forward(&mut steps)))
+    };
+    stats.steps.fetch_add(1, Ordering::Relaxed);
+    let logits = match result {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return fail_all(active, &e.to_string()),
+        Err(_) => return fail_all(active, "the engine failed during a forward step"),
+    };
+    let mut done: Vec<usize> = Vec::new();
+    for ((i, tokens, _), logits) in plan.iter().zip(logits) {
+        let s = &mut active[*i];
+        if s.next.is_none() {
+            s.prefill_at += tokens.len();
+            stats
+                .prompt_tokens_processed
+                .fetch_add(tokens.len() as u64, Ordering::Relaxed);
+        }
+        let Some(mut logits) = logits else { continue };
+        let t = s.sampler.sample(&mut logits);
+        stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
+        if !tok.stop_ids.contains(&t) {
+            // The end-of-turn token is not part of the completion's text or its usage count.
+            s.generated += 1;
+        }
+        if let Some(reason) = advance(s, tok, t, model.cfg.context_length) {
+            finish(s, reason);
+            done.push(*i);
+        } else {
+            s.next = Some(t);
+        }
+    }
+    for i in done.into_iter().rev() {
+        active.remove(i);
+    }
+}
+
+/// Handle a sampled token; returns a finish reason when the sequence is over.
+fn advance(s: &mut Seq, tok: &Tokenizer, t: u32, context_length: usize) -> Option<FinishReason> {
+    if tok.stop_ids.contains(&t) {
+        let rest = s.stops.flush();
+        send_text(s, rest);
+        return Some(FinishReason::Stop);
+    }
+    let delta = match s.decoder.push(tok, t) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = s.job.events.send(GenerationEvent::Error(e.to_string()));
+            return Some(FinishReason::Cancelled);
+        }
+    };
+    match s.stops.push(&delta) {
+        StopOutcome::Stopped(text) => {
+            send_text(s, text);
+            return Some(FinishReason::Stop);
+        }
+        StopOutcome::Continue(text) => send_text(s, text),
+    }
+    if s.generated >= s.job.req.max_tokens || s.cache.len() + 1 >= context_length {
+        let rest = s.stops.flush();
+        send_text(s, rest);
+        return Some(FinishReason::Length);
+    }
+    None
+}
+
+fn send_text(s: &Seq, text: String) {
+    if !text.is_empty() {
+        let _ = s.job.events.send(GenerationEvent::Text(text));
+    }
+}
+
+fn finish(s: &Seq, reason: FinishReason) {
+    let _ = s.job.events.send(GenerationEvent::Finished {
+        reason,
+        prompt_tokens: s.job.req.prompt.len(),
+        completion_tokens: s.generated,
+    });
+}
+
+fn fail_all(active: &mut VecDeque<Seq>, msg: &str) {
+    tracing::error!(error = msg, sequences = active.len(), "forward step failed");
+    for s in active.drain(..) {
+        let _ = s.job.events.send(GenerationEvent::Error(msg.to_string()));
+    }
+}

@@ -1,0 +1,116 @@
+//! Providers: where chat completions come from. One trait, [`Provider`], one module per
+//! implementation. The embedded engine ([`local::LocalProvider`]) is the first; remote
+//! OpenAI-compatible backends (vLLM, TGI, llama.cpp, Ollama) will be the next.
+//!
+//! Providers speak the neutral types of this crate, never a wire dialect: the server translates
+//! OpenAI (and later Bedrock) requests into [`ChatRequest`] and [`ChatEvent`]s back out.
+
+pub mod local;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures::Stream;
+use serde::Serialize;
+
+pub use scif_engine::SamplingParams;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub sampling: SamplingParams,
+    /// `None`: until the model stops or its context is full.
+    pub max_tokens: Option<usize>,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}
+
+/// A completion as it is produced: text deltas, then one `Done` (or an `Error`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Delta(String),
+    Done {
+        finish_reason: FinishReason,
+        usage: Usage,
+    },
+    Error(String),
+}
+
+/// Dropping the stream cancels the generation behind it.
+pub type ChatStream = Pin<Box<dyn Stream<Item = ChatEvent> + Send>>;
+
+/// What `/v1/models` shows about a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    /// Unix seconds when the model entered this deployment.
+    pub created: u64,
+    pub owned_by: String,
+    pub context_length: usize,
+    pub architecture: String,
+    pub quantization: String,
+    pub parameter_count: u64,
+    pub sha256: String,
+    pub license: Option<String>,
+}
+
+/// Load on a model right now, for metrics and admission decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelLoad {
+    pub queued: usize,
+    pub active: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ProviderError {
+    #[error("the model `{0}` does not exist or you do not have access to it")]
+    ModelNotFound(String),
+    /// The request cannot fit the model's context window.
+    #[error("{0}")]
+    ContextLength(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Too much work queued; try again after the given seconds.
+    #[error("the server is busy; retry after {retry_after_secs} seconds")]
+    Overloaded { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// A short name for logs and metrics, e.g. "local".
+    fn kind(&self) -> &'static str;
+
+    fn models(&self) -> Vec<ModelInfo>;
+
+    fn load(&self, model: &str) -> ModelLoad;
+
+    /// Start a chat completion. Errors here happen before any token is produced.
+    async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ProviderError>;
+
+    /// Cancel everything in flight (shutdown).
+    fn cancel_all(&self);
+}

@@ -1,0 +1,119 @@
+//! The embedded engine as a provider: each model runs in its own [`Engine`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use scif_engine::{Engine, GenerationEvent, SubmitError, TemplateMessage};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::{
+    ChatEvent, ChatRequest, ChatStream, FinishReason, ModelInfo, ModelLoad, Provider,
+    ProviderError, Usage,
+};
+
+pub struct LocalModel {
+    pub info: ModelInfo,
+    pub engine: Arc<Engine>,
+}
+
+pub struct LocalProvider {
+    models: BTreeMap<String, LocalModel>,
+    retry_after_secs: u64,
+}
+
+impl LocalProvider {
+    pub fn new(models: Vec<LocalModel>, retry_after_secs: u64) -> Self {
+        Self {
+            models: models.into_iter().map(|m| (m.info.id.clone(), m)).collect(),
+            retry_after_secs,
+        }
+    }
+
+    pub fn engine(&self, model: &str) -> Option<&Arc<Engine>> {
+        self.models.get(model).map(|m| &m.engine)
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.models.values().map(|m| m.info.clone()).collect()
+    }
+
+    fn load(&self, model: &str) -> ModelLoad {
+        match self.models.get(model) {
+            Some(m) => ModelLoad {
+                queued: m.engine.stats().queued.load(Ordering::Relaxed),
+                active: m.engine.stats().active.load(Ordering::Relaxed),
+            },
+            None => ModelLoad::default(),
+        }
+    }
+
+    async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let m = self
+            .models
+            .get(&req.model)
+            .ok_or_else(|| ProviderError::ModelNotFound(req.model.clone()))?;
+        let messages: Vec<TemplateMessage> = req
+            .messages
+            .iter()
+            .map(|m| TemplateMessage {
+                role: m.role.clone(),
+                content: m.content.clone(),
+            })
+            .collect();
+        let prompt_text = m
+            .engine
+            .render_chat(&messages)
+            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        let prompt = m
+            .engine
+            .encode(&prompt_text)
+            .map_err(|e| ProviderError::Internal(e.to_string()))?;
+        let rx = m
+            .engine
+            .submit(prompt, req.sampling, req.max_tokens, req.stop)
+            .map_err(|e| match e {
+                SubmitError::QueueFull => ProviderError::Overloaded {
+                    retry_after_secs: self.retry_after_secs,
+                },
+                SubmitError::ContextLength { .. } => ProviderError::ContextLength(e.to_string()),
+                SubmitError::EmptyPrompt => ProviderError::InvalidRequest(e.to_string()),
+                SubmitError::Stopped => ProviderError::Unavailable(e.to_string()),
+            })?;
+        let stream = UnboundedReceiverStream::new(rx).map(|ev| match ev {
+            GenerationEvent::Text(t) => ChatEvent::Delta(t),
+            GenerationEvent::Finished {
+                reason,
+                prompt_tokens,
+                completion_tokens,
+            } => ChatEvent::Done {
+                finish_reason: match reason {
+                    scif_engine::FinishReason::Stop => FinishReason::Stop,
+                    scif_engine::FinishReason::Length => FinishReason::Length,
+                    scif_engine::FinishReason::Cancelled => FinishReason::Cancelled,
+                },
+                usage: Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                },
+            },
+            GenerationEvent::Error(e) => ChatEvent::Error(e),
+        });
+        Ok(Box::pin(stream))
+    }
+
+    fn cancel_all(&self) {
+        for m in self.models.values() {
+            m.engine.cancel_all();
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The model registry: bringing model files into the data directory (fully offline, as an
+//! air-gapped site must), recording what they are, and proving at load time that the bytes are
+//! still the ones imported.
+//!
+//! Invariant: a model is served only from a file whose SHA-256 matches its record.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use scif_engine::GgufFile;
+use scif_store::{ModelRecord, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid model name {0:?}: use 1 to 128 letters, digits, '.', '_', ':' or '-'")]
+    InvalidName(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error(transparent)]
+    Model(#[from] scif_engine::EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("model {name:?}: file {path} has SHA-256 {actual}, but {expected} was recorded at import; refusing to load a changed file")]
+    DigestMismatch {
+        name: String,
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("model {0:?} not found")]
+    NotFound(String),
+}
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RegistryError + '_ {
+    move |e| RegistryError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Copy `src` into the data directory, validate it as a GGUF model, and record it as `name`.
+pub async fn import(store: &Store, src: &Path, name: &str) -> Result<ModelRecord, RegistryError> {
+    if !valid_name(name) {
+        return Err(RegistryError::InvalidName(name.into()));
+    }
+    if store.get_model(name).await?.is_some() {
+        return Err(StoreError::ModelExists(name.into()).into());
+    }
+    // Validate before copying: a file that is not a usable model never enters the data dir.
+    let gguf = GgufFile::open(src)?;
+    let meta = gguf.metadata()?;
+    let models_dir = store.models_dir();
+    let (src2, dir2) = (src.to_path_buf(), models_dir.clone());
+    let (sha256, size, tmp) = tokio::task::spawn_blocking(move || copy_hashing(&src2, &dir2))
+        .await
+        .map_err(|e| RegistryError::Io {
+            path: src.display().to_string(),
+            message: e.to_string(),
+        })??;
+    let file_name = format!("{sha256}.gguf");
+    let dest = models_dir.join(&file_name);
+    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+    let record = ModelRecord {
+        name: name.into(),
+        file_name,
+        sha256,
+        size_bytes: size,
+        format: "gguf".into(),
+        architecture: meta.architecture,
+        parameter_count: meta.parameter_count,
+        context_length: meta.context_length,
+        quantization: meta.quantization,
+        license: meta.license,
+        source_name: meta.name,
+        imported_at: now_rfc3339(),
+    };
+    store.insert_model(&record).await?;
+    Ok(record)
+}
+
+/// Remove a model's record, and its file when no other record uses it.
+pub async fn remove(store: &Store, name: &str) -> Result<ModelRecord, RegistryError> {
+    let record = store
+        .remove_model(name)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(name.into()))?;
+    if !store.file_in_use(&record.file_name).await? {
+        let path = store.models_dir().join(&record.file_name);
+        if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(io_err(&path)(e));
+            }
+        }
+    }
+    Ok(record)
+}
+
+/// The path of a model's file after checking its digest against the record.
+pub fn verified_path(store: &Store, record: &ModelRecord) -> Result<PathBuf, RegistryError> {
+    let path = store.models_dir().join(&record.file_name);
+    let actual = sha256_file(&path)?;
+    if actual != record.sha256 {
+        return Err(RegistryError::DigestMismatch {
+            name: record.name.clone(),
+            path: path.display().to_string(),
+            expected: record.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(path)
+}
+
+pub fn sha256_file(path: &Path) -> Result<String, RegistryError> {
+    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn copy_hashing(src: &Path, dir: &Path) -> Result<(String, u64, PathBuf), RegistryError> {
+    let tmp = dir.join(format!(".import-{}.tmp", std::process::id()));
+    let mut input = std::fs::File::open(src).map_err(io_err(src))?;
+    let mut out = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = input.read(&mut buf).map_err(io_err(src))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(io_err(&tmp))?;
+        size += n as u64;
+    }
+    out.sync_all().map_err(io_err(&tmp))?;
+    Ok((hex::encode(h.finalize()), size, tmp))
+}
+
+/// Current UTC time as RFC 3339, without a date-time dependency.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["smollm2-135m-instruct", "a", "org:model_v1.2"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "has space", "../etc", "a/b", &"x".repeat(129)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_818), (2026, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_model_is_refused_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        let bogus = dir.path().join("bogus.gguf");
+        std::fs::write(&bogus, b"GGUF but not really").unwrap();
+        let err = import(&store, &bogus, "bogus").await.unwrap_err();
+        assert!(err.to_string().contains("invalid model file"), "{err}");
+        assert!(store.list_models().await.unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(store.models_dir()).unwrap().count(), 0);
+    }
+}

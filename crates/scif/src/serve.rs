@@ -1,0 +1,150 @@
+//! `scif serve`: load the registry's models into the embedded engine and serve the API.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use scif_engine::{Engine, EngineOptions};
+use scif_provider::local::{LocalModel, LocalProvider};
+use scif_provider::ModelInfo;
+use scif_server::{AppState, Providers};
+use scif_store::Store;
+
+use crate::{load_config, ServeArgs};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = load_config(&args.common, args.listen.as_deref())?;
+    init_logging(&cfg.log.level, &cfg.log.format);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.storage.data_dir.display(), "starting scif");
+    let store = Store::open(&cfg.storage.data_dir).await?;
+
+    let mut records = store.list_models().await?;
+    if !cfg.engine.models.is_empty() {
+        for want in &cfg.engine.models {
+            anyhow::ensure!(
+                records.iter().any(|r| &r.name == want),
+                "engine.models names {want:?}, which is not imported"
+            );
+        }
+        records.retain(|r| cfg.engine.models.contains(&r.name));
+    }
+    if records.is_empty() {
+        tracing::warn!("no models imported; /readyz will report not ready until one is (scif models import FILE --name NAME)");
+    }
+    let opts = EngineOptions {
+        threads: cfg.engine_threads(),
+        max_batch: cfg.engine.max_batch,
+        max_queue: cfg.engine.max_queue,
+        prefill_chunk: cfg.engine.prefill_chunk,
+        max_context: Some(cfg.engine.max_context).filter(|c| *c > 0),
+    };
+    let mut local = Vec::new();
+    for r in records {
+        // A model file that changed since import is refused, and the server does not start:
+        // serving the wrong weights silently is worse than not serving.
+        let path = scif_registry::verified_path(&store, &r)?;
+        let o = opts.clone();
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &o))
+            .await?
+            .with_context(|| format!("loading model {}", r.name))?;
+        tracing::info!(model = %r.name, sha256 = %r.sha256, context = engine.context_length(), "model loaded");
+        let info = ModelInfo {
+            id: r.name.clone(),
+            created: rfc3339_to_unix(&r.imported_at),
+            owned_by: "scif".into(),
+            context_length: engine.context_length(),
+            architecture: r.architecture.clone(),
+            quantization: r.quantization.clone(),
+            parameter_count: r.parameter_count,
+            sha256: r.sha256.clone(),
+            license: r.license.clone(),
+        };
+        local.push(LocalModel {
+            info,
+            engine: Arc::new(engine),
+        });
+    }
+    let mut providers = Providers::default();
+    providers.add(Arc::new(LocalProvider::new(
+        local,
+        cfg.server.retry_after_secs,
+    )));
+
+    let addr = cfg.listen_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "serving the OpenAI API");
+    let state = AppState::new(cfg, providers, store.clone())?;
+    scif_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn init_logging(level: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Parse the registry's `YYYY-MM-DDTHH:MM:SSZ` back to Unix seconds (0 if malformed).
+fn rfc3339_to_unix(s: &str) -> u64 {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    let (Some(y), Some(m), Some(d), Some(hh), Some(mm), Some(ss)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return 0;
+    };
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_round_trip() {
+        assert_eq!(super::rfc3339_to_unix("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(
+            super::rfc3339_to_unix("2026-11-29T10:04:56Z"),
+            1_795_946_696
+        );
+        assert_eq!(super::rfc3339_to_unix("garbage"), 0);
+    }
+}

@@ -1,0 +1,190 @@
+//! Errors as callers see them. Every failure becomes one [`ApiError`]; this module is the one
+//! place that turns it into the OpenAI error shape and an HTTP status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use scif_provider::ProviderError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 400: the request is malformed or asks for something unsupported.
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+        code: Option<&'static str>,
+    },
+    /// 404: no such model (or the caller may not see it).
+    ModelNotFound(String),
+    /// 404: no such route.
+    UnknownRoute(String),
+    /// 405
+    MethodNotAllowed(String),
+    /// 413
+    PayloadTooLarge(usize),
+    /// 429: the queue is full.
+    Overloaded { retry_after_secs: u64 },
+    /// 503: not ready, shutting down, or the generation was cancelled.
+    Unavailable(String),
+    /// 500: a bug or an engine failure; the message is safe to show.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        ApiError::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_string),
+            code: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The OpenAI error object: `{"error": {"message", "type", "param", "code"}}`.
+    pub fn openai_body(&self) -> serde_json::Value {
+        let (message, kind, param, code): (String, &str, Option<String>, Option<&str>) = match self
+        {
+            ApiError::InvalidRequest {
+                message,
+                param,
+                code,
+            } => (
+                message.clone(),
+                "invalid_request_error",
+                param.clone(),
+                *code,
+            ),
+            ApiError::ModelNotFound(m) => (
+                format!("The model `{m}` does not exist or you do not have access to it."),
+                "invalid_request_error",
+                Some("model".into()),
+                Some("model_not_found"),
+            ),
+            ApiError::UnknownRoute(r) => (
+                format!("Unknown request URL: {r}."),
+                "invalid_request_error",
+                None,
+                Some("unknown_url"),
+            ),
+            ApiError::MethodNotAllowed(r) => (
+                format!("Method not allowed: {r}."),
+                "invalid_request_error",
+                None,
+                Some("method_not_allowed"),
+            ),
+            ApiError::PayloadTooLarge(limit) => (
+                format!("The request body is larger than the limit of {limit} bytes."),
+                "invalid_request_error",
+                None,
+                Some("request_too_large"),
+            ),
+            ApiError::Overloaded { retry_after_secs } => (
+                format!("The server is at capacity; retry after {retry_after_secs} seconds."),
+                "rate_limit_error",
+                None,
+                Some("queue_full"),
+            ),
+            ApiError::Unavailable(m) => {
+                (m.clone(), "server_error", None, Some("service_unavailable"))
+            }
+            ApiError::Internal(m) => (m.clone(), "server_error", None, None),
+        };
+        json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status(), axum::Json(self.openai_body())).into_response();
+        if let ApiError::Overloaded { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::ModelNotFound(m) => ApiError::ModelNotFound(m),
+            ProviderError::ContextLength(message) => ApiError::InvalidRequest {
+                message,
+                param: Some("messages".into()),
+                code: Some("context_length_exceeded"),
+            },
+            ProviderError::InvalidRequest(message) => ApiError::InvalidRequest {
+                message,
+                param: None,
+                code: None,
+            },
+            ProviderError::Overloaded { retry_after_secs } => {
+                ApiError::Overloaded { retry_after_secs }
+            }
+            ProviderError::Unavailable(m) => ApiError::Unavailable(m),
+            ProviderError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_statuses() {
+        let cases = [
+            (
+                ApiError::invalid("bad", Some("temperature")),
+                400,
+                "invalid_request_error",
+            ),
+            (
+                ApiError::ModelNotFound("x".into()),
+                404,
+                "invalid_request_error",
+            ),
+            (ApiError::PayloadTooLarge(10), 413, "invalid_request_error"),
+            (
+                ApiError::Overloaded {
+                    retry_after_secs: 2,
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (ApiError::Unavailable("x".into()), 503, "server_error"),
+            (ApiError::Internal("x".into()), 500, "server_error"),
+        ];
+        for (err, status, kind) in cases {
+            assert_eq!(err.status().as_u16(), status);
+            let body = err.openai_body();
+            assert_eq!(body["error"]["type"], kind);
+            for k in ["message", "type", "param", "code"] {
+                assert!(body["error"].get(k).is_some(), "{k} missing in {body}");
+            }
+        }
+        let resp = ApiError::Overloaded {
+            retry_after_secs: 3,
+        }
+        .into_response();
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("3")
+        );
+    }
+}

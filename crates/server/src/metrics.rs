@@ -1,0 +1,138 @@
+//! Prometheus metrics: request counts and latency by route and status, token counts, time to
+//! first token, and the engine's queue depth and active sequences (read at scrape time).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::AppState;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub prompt_tokens: IntCounterVec,
+    pub completion_tokens: IntCounterVec,
+    pub time_to_first_token: HistogramVec,
+    pub queue_depth: IntGaugeVec,
+    pub active_sequences: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("scif".into()), None)?;
+        let latency_buckets = vec![
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+        ];
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to the response head (streamed bodies continue after)",
+            )
+            .buckets(latency_buckets.clone()),
+            &["route", "method", "status"],
+        )?;
+        let prompt_tokens = IntCounterVec::new(
+            Opts::new("prompt_tokens_total", "Prompt tokens processed"),
+            &["model"],
+        )?;
+        let completion_tokens = IntCounterVec::new(
+            Opts::new("completion_tokens_total", "Tokens generated"),
+            &["model"],
+        )?;
+        let time_to_first_token = HistogramVec::new(
+            HistogramOpts::new(
+                "time_to_first_token_seconds",
+                "Time from request to the first generated text",
+            )
+            .buckets(latency_buckets),
+            &["model"],
+        )?;
+        let queue_depth = IntGaugeVec::new(
+            Opts::new("queue_depth", "Requests waiting for a place in the batch"),
+            &["model"],
+        )?;
+        let active_sequences = IntGaugeVec::new(
+            Opts::new("active_sequences", "Sequences being generated"),
+            &["model"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_duration.clone()))?;
+        registry.register(Box::new(prompt_tokens.clone()))?;
+        registry.register(Box::new(completion_tokens.clone()))?;
+        registry.register(Box::new(time_to_first_token.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(active_sequences.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            request_duration,
+            prompt_tokens,
+            completion_tokens,
+            time_to_first_token,
+            queue_depth,
+            active_sequences,
+        })
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Middleware: count and time every request by its route template (not its raw path, which
+/// would let callers create unbounded label values).
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [route.as_str(), method.as_str(), status.as_str()];
+    state.metrics.requests.with_label_values(&labels).inc();
+    state
+        .metrics
+        .request_duration
+        .with_label_values(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+    for (model, load) in state.providers.loads() {
+        state
+            .metrics
+            .queue_depth
+            .with_label_values(&[&model])
+            .set(load.queued as i64);
+        state
+            .metrics
+            .active_sequences
+            .with_label_values(&[&model])
+            .set(load.active as i64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,428 @@
+//! `POST /v1/chat/completions`, streamed and not.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingParams, Usage};
+
+use super::types::*;
+use super::OpenAiJson;
+use crate::error::ApiError;
+use crate::AppState;
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    OpenAiJson(req): OpenAiJson<ChatCompletionRequest>,
+) -> Result<Response, ApiError> {
+    let stream = req.stream.unwrap_or(false);
+    let include_usage = req
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    if req.stream_options.is_some() && !stream {
+        return Err(ApiError::invalid(
+            "stream_options is only allowed when stream is true",
+            Some("stream_options"),
+        ));
+    }
+    let chat = validate(req)?;
+    let model = chat.model.clone();
+    let provider = state
+        .providers
+        .for_model(&model)
+        .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
+    let started = Instant::now();
+    let events = provider.chat(chat).await?;
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = unix_now();
+    let metrics = state.metrics.clone();
+    let events = observe(events, model.clone(), started, metrics);
+    if stream {
+        Ok(sse(events, id, created, model, include_usage).into_response())
+    } else {
+        complete(events, id, created, model)
+            .await
+            .map(|c| Json(c).into_response())
+    }
+}
+
+/// Turn an OpenAI request into a provider request, with OpenAI's validation rules.
+fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
+    let unsupported = |param: &str, what: &str| {
+        Err(ApiError::invalid(
+            format!("{what} is not supported"),
+            Some(param),
+        ))
+    };
+    if req.model.is_empty() {
+        return Err(ApiError::invalid(
+            "you must provide a model parameter",
+            Some("model"),
+        ));
+    }
+    if req.messages.is_empty() {
+        return Err(ApiError::invalid(
+            "messages must contain at least one message",
+            Some("messages"),
+        ));
+    }
+    if req.n.is_some_and(|n| n != 1) {
+        return unsupported("n", "n other than 1");
+    }
+    if req.logprobs == Some(true) || req.top_logprobs.is_some() {
+        return unsupported("logprobs", "logprobs");
+    }
+    if req.tools.as_ref().is_some_and(|t| !t.is_empty())
+        || req.functions.as_ref().is_some_and(|f| !f.is_empty())
+    {
+        return unsupported("tools", "tool calling");
+    }
+    if req
+        .logit_bias
+        .as_ref()
+        .is_some_and(|b| b.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        return unsupported("logit_bias", "logit_bias");
+    }
+    if let Some(f) = &req.response_format {
+        if f.get("type").and_then(|t| t.as_str()) != Some("text") {
+            return unsupported("response_format", "a response_format other than text");
+        }
+    }
+    if req.audio.is_some()
+        || req
+            .modalities
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|x| x != "text"))
+    {
+        return unsupported("modalities", "output other than text");
+    }
+    let range = |v: Option<f32>, lo: f32, hi: f32, name: &str| -> Result<(), ApiError> {
+        match v {
+            Some(x) if !(lo..=hi).contains(&x) || x.is_nan() => Err(ApiError::invalid(
+                format!(
+                    "{x} is not a valid value for '{name}': expected a number from {lo} to {hi}"
+                ),
+                Some(name),
+            )),
+            _ => Ok(()),
+        }
+    };
+    range(req.temperature, 0.0, 2.0, "temperature")?;
+    range(req.top_p, 0.0, 1.0, "top_p")?;
+    range(req.frequency_penalty, -2.0, 2.0, "frequency_penalty")?;
+    range(req.presence_penalty, -2.0, 2.0, "presence_penalty")?;
+    range(req.repetition_penalty, 0.01, 10.0, "repetition_penalty")?;
+    let max_tokens = match req.max_completion_tokens.or(req.max_tokens) {
+        Some(n) if n < 1 => {
+            let p = if req.max_completion_tokens.is_some() {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            return Err(ApiError::invalid(
+                format!("{n} is less than the minimum of 1 for '{p}'"),
+                Some(p),
+            ));
+        }
+        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => None,
+    };
+    let top_k = match req.top_k {
+        Some(k) if k < 0 => {
+            return Err(ApiError::invalid(
+                "top_k must be 0 (off) or more",
+                Some("top_k"),
+            ))
+        }
+        Some(k) => usize::try_from(k).unwrap_or(0),
+        None => 0,
+    };
+    let stop = match req.stop {
+        None => vec![],
+        Some(Stop::One(s)) => vec![s],
+        Some(Stop::Many(v)) => v,
+    };
+    if stop.len() > 4 {
+        return Err(ApiError::invalid(
+            "stop may contain at most 4 sequences",
+            Some("stop"),
+        ));
+    }
+    let mut messages = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.into_iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" | "developer" => "system",
+            "user" => "user",
+            "assistant" => "assistant",
+            "tool" | "function" => return unsupported(&format!("messages[{i}].role"), "tool messages"),
+            other => {
+                return Err(ApiError::invalid(
+                    format!("Invalid value for 'messages[{i}].role': {other:?}; expected system, developer, user or assistant"),
+                    Some(&format!("messages[{i}].role")),
+                ))
+            }
+        };
+        let content = match m.content {
+            Some(Content::Text(t)) => t,
+            Some(Content::Parts(parts)) => {
+                let mut text = String::new();
+                for p in parts {
+                    match (p.kind.as_str(), p.text) {
+                        ("text", Some(t)) => text.push_str(&t),
+                        (kind, _) => {
+                            return unsupported(
+                                &format!("messages[{i}].content"),
+                                &format!("content of type {kind:?}"),
+                            )
+                        }
+                    }
+                }
+                text
+            }
+            None if role == "assistant" => String::new(),
+            None => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}].content is required"),
+                    Some(&format!("messages[{i}].content")),
+                ))
+            }
+        };
+        messages.push(ChatMessage {
+            role: role.into(),
+            content,
+        });
+    }
+    let sampling = SamplingParams {
+        temperature: req.temperature.unwrap_or(1.0),
+        top_p: req.top_p.unwrap_or(1.0),
+        top_k,
+        seed: req.seed.map(|s| s as u64),
+        repetition_penalty: req.repetition_penalty.unwrap_or(1.0),
+        frequency_penalty: req.frequency_penalty.unwrap_or(0.0),
+        presence_penalty: req.presence_penalty.unwrap_or(0.0),
+    };
+    Ok(ChatRequest {
+        model: req.model,
+        messages,
+        sampling,
+        max_tokens,
+        stop,
+    })
+}
+
+/// Record time to first token and token counts as the events pass.
+fn observe(
+    events: scif_provider::ChatStream,
+    model: String,
+    started: Instant,
+    metrics: crate::metrics::Metrics,
+) -> impl Stream<Item = ChatEvent> + Send {
+    let mut first = true;
+    events.map(move |ev| {
+        match &ev {
+            ChatEvent::Delta(_) if first => {
+                first = false;
+                metrics
+                    .time_to_first_token
+                    .with_label_values(&[&model])
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            ChatEvent::Done { usage, .. } => {
+                metrics
+                    .prompt_tokens
+                    .with_label_values(&[&model])
+                    .inc_by(usage.prompt_tokens as u64);
+                metrics
+                    .completion_tokens
+                    .with_label_values(&[&model])
+                    .inc_by(usage.completion_tokens as u64);
+            }
+            _ => {}
+        }
+        ev
+    })
+}
+
+fn finish_str(r: FinishReason) -> &'static str {
+    match r {
+        FinishReason::Stop => "stop",
+        FinishReason::Length | FinishReason::Cancelled => "length",
+    }
+}
+
+fn usage_body(u: Usage) -> UsageBody {
+    UsageBody {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+        total_tokens: u.prompt_tokens + u.completion_tokens,
+    }
+}
+
+async fn complete(
+    events: impl Stream<Item = ChatEvent> + Send,
+    id: String,
+    created: u64,
+    model: String,
+) -> Result<ChatCompletion, ApiError> {
+    let mut events = std::pin::pin!(events);
+    let mut content = String::new();
+    while let Some(ev) = events.next().await {
+        match ev {
+            ChatEvent::Delta(t) => content.push_str(&t),
+            ChatEvent::Done {
+                finish_reason: FinishReason::Cancelled,
+                ..
+            } => {
+                return Err(ApiError::Unavailable(
+                    "the request was cancelled because the server is shutting down".into(),
+                ))
+            }
+            ChatEvent::Done {
+                finish_reason,
+                usage,
+            } => {
+                return Ok(ChatCompletion {
+                    id,
+                    object: "chat.completion",
+                    created,
+                    model,
+                    choices: vec![Choice {
+                        index: 0,
+                        message: AssistantMessage {
+                            role: "assistant",
+                            content,
+                            refusal: None,
+                        },
+                        logprobs: None,
+                        finish_reason: finish_str(finish_reason),
+                    }],
+                    usage: usage_body(usage),
+                    system_fingerprint: None,
+                })
+            }
+            ChatEvent::Error(e) => {
+                return Err(ApiError::Internal(format!("generation failed: {e}")))
+            }
+        }
+    }
+    Err(ApiError::Internal(
+        "the generation ended without a result".into(),
+    ))
+}
+
+fn sse(
+    events: impl Stream<Item = ChatEvent> + Send + 'static,
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let chunk = move |delta: Delta,
+                      finish: Option<&'static str>,
+                      usage: Option<UsageBody>,
+                      with_choice: bool|
+          -> Event {
+        let c = ChatCompletionChunk {
+            id: &id,
+            object: "chat.completion.chunk",
+            created,
+            model: &model,
+            choices: if with_choice {
+                vec![ChunkChoice {
+                    index: 0,
+                    delta,
+                    logprobs: None,
+                    finish_reason: finish,
+                }]
+            } else {
+                vec![]
+            },
+            usage,
+            system_fingerprint: None,
+        };
+        Event::default().data(serde_json::to_string(&c).unwrap_or_default())
+    };
+    let first = chunk(
+        Delta {
+            role: Some("assistant"),
+            content: Some(String::new()),
+        },
+        None,
+        None,
+        true,
+    );
+    let body = events
+        .flat_map(move |ev| {
+            let out: Vec<Event> = match ev {
+                ChatEvent::Delta(t) => vec![chunk(
+                    Delta {
+                        role: None,
+                        content: Some(t),
+                    },
+                    None,
+                    None,
+                    true,
+                )],
+                ChatEvent::Done {
+                    finish_reason: FinishReason::Cancelled,
+                    ..
+                } => vec![
+                    Event::default().data(
+                        ApiError::Unavailable(
+                            "the request was cancelled because the server is shutting down".into(),
+                        )
+                        .openai_body()
+                        .to_string(),
+                    ),
+                    Event::default().data("[DONE]"),
+                ],
+                ChatEvent::Done {
+                    finish_reason,
+                    usage,
+                } => {
+                    let mut v = vec![chunk(
+                        Delta::default(),
+                        Some(finish_str(finish_reason)),
+                        None,
+                        true,
+                    )];
+                    if include_usage {
+                        v.push(chunk(
+                            Delta::default(),
+                            None,
+                            Some(usage_body(usage)),
+                            false,
+                        ));
+                    }
+                    v.push(Event::default().data("[DONE]"));
+                    v
+                }
+                ChatEvent::Error(e) => vec![
+                    Event::default().data(
+                        ApiError::Internal(format!("generation failed: {e}"))
+                            .openai_body()
+                            .to_string(),
+                    ),
+                    Event::default().data("[DONE]"),
+                ],
+            };
+            futures::stream::iter(out)
+        })
+        .map(Ok);
+    Sse::new(futures::stream::once(async move { Ok(first) }).chain(body))
+        .keep_alive(KeepAlive::default())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

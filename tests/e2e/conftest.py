@@ -1,0 +1,138 @@
+"""Fixtures that run the real `scif` binary: a data directory with the default model imported,
+and servers started on free loopback ports, stopped with SIGTERM at the end."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+MODEL = "smollm2-135m-instruct"
+SYSTEM = "You are a helpful assistant."
+
+
+def scif_bin() -> str:
+    path = os.environ.get("SCIF_BIN")
+    assert path and Path(path).exists(), "SCIF_BIN must point at the scif binary (make test-e2e sets it)"
+    return path
+
+
+def model_file() -> str:
+    path = os.environ.get("SCIF_TEST_MODEL")
+    assert path and Path(path).exists(), "SCIF_TEST_MODEL must point at the default GGUF (make test-e2e sets it)"
+    return path
+
+
+def run_cli(*args, env=None, check=True):
+    proc = subprocess.run([scif_bin(), *args], capture_output=True, text=True, env=env, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"scif {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running `scif serve`."""
+
+    def __init__(self, data_dir: Path, extra_env=None, config: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCIF_")}
+        env.update({"SCIF_ENGINE_THREADS": "2", "SCIF_LOG_LEVEL": "info"})
+        env.update(extra_env or {})
+        args = [scif_bin(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir)]
+        if config is not None:
+            cfg = data_dir / "scif.toml"
+            cfg.write_text(config)
+            args += ["--config", str(cfg)]
+        self.log_path = data_dir / f"server-{self.port}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self, timeout=120.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"scif exited with {self.proc.returncode}: {self.logs()}")
+            try:
+                r = httpx.get(f"{self.url}/readyz", timeout=2)
+                if r.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"scif not ready after {timeout}s: {self.logs()}")
+
+    def logs(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout=30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """A data directory with the default model imported through the CLI."""
+    with tempfile.TemporaryDirectory(prefix="scif-e2e-") as d:
+        d = Path(d)
+        out = run_cli("models", "import", model_file(), "--name", MODEL, "--data-dir", str(d)).stdout
+        assert "imported smollm2-135m-instruct" in out
+        yield d
+
+
+@pytest.fixture(scope="session")
+def server(data_dir):
+    s = Server(data_dir).wait_ready()
+    yield s
+    code = s.stop()
+    assert code == 0, f"scif exited with {code} after SIGTERM: {s.logs()}"
+
+
+@pytest.fixture
+def client(server):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{server.url}/v1", api_key="unused-until-the-identity-issue", max_retries=0, timeout=120)
+
+
+def metric(server_url: str, name: str, **labels) -> float:
+    """Sum of a Prometheus metric's samples that carry the given labels."""
+    text = httpx.get(f"{server_url}/metrics", timeout=10).text
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+    return total if found else float("nan")
+
+
+def sse_events(resp):
+    """The `data:` payloads of an SSE response, decoded."""
+    for line in resp.iter_lines():
+        if line.startswith("data: "):
+            data = line[len("data: "):]
+            yield data if data == "[DONE]" else json.loads(data)

@@ -1,0 +1,180 @@
+"""Backpressure, cancellation, graceful shutdown, health, and the model registry's integrity."""
+
+import concurrent.futures
+import json
+import shutil
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import MODEL, SYSTEM, Server, metric, model_file, run_cli, sse_events
+
+LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me a very long story about a dragon."}], "max_tokens": 400, "temperature": 0.8, "seed": 3}
+
+
+def test_health_and_readiness(server):
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    r = httpx.get(f"{server.url}/readyz")
+    assert r.status_code == 200
+    assert r.json()["models_loaded"] == 1
+
+
+def test_not_ready_without_models(tmp_path):
+    s = Server(tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"{s.url}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and s.proc.poll() is None, s.logs()
+                time.sleep(0.2)
+        assert r.status_code == 503
+        assert "no model is loaded" in r.json()["problems"][0]
+        assert httpx.get(f"{s.url}/healthz").status_code == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_full_queue_answers_429_with_retry_after(data_dir):
+    s = Server(data_dir, extra_env={"SCIF_ENGINE_MAX_BATCH": "1", "SCIF_ENGINE_MAX_QUEUE": "1", "SCIF_SERVER_RETRY_AFTER_SECS": "2"}).wait_ready()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            futs = [pool.submit(httpx.post, f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 60}, timeout=300) for _ in range(6)]
+            results = [f.result() for f in futs]
+        codes = sorted(r.status_code for r in results)
+        assert codes.count(200) >= 2, codes
+        refused = [r for r in results if r.status_code == 429]
+        assert refused, codes
+        for r in refused:
+            assert r.headers["retry-after"] == "2"
+            assert r.json()["error"]["type"] == "rate_limit_error"
+    finally:
+        assert s.stop() == 0
+
+
+def test_client_disconnect_cancels_generation(server):
+    before = metric(server.url, "scif_completion_tokens_total", model=MODEL)
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={**LONG, "max_tokens": 2000, "stream": True}, timeout=60) as r:
+        assert r.status_code == 200
+        got = 0
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                got += 1
+            if got >= 3:
+                break
+    # The sequence leaves the batch at the next step; it never reaches 2000 tokens.
+    deadline = time.monotonic() + 20
+    while metric(server.url, "scif_active_sequences", model=MODEL) != 0:
+        assert time.monotonic() < deadline, "the abandoned generation is still running"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    # A cancelled generation reports no Done event, so it adds nothing to completed-token counts.
+    assert metric(server.url, "scif_completion_tokens_total", model=MODEL) - before < 2000
+
+
+def test_sigterm_lets_inflight_streams_finish(data_dir):
+    s = Server(data_dir).wait_ready()
+    events = []
+
+    def consume():
+        with httpx.stream("POST", f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 40, "stream": True}, timeout=120) as r:
+            events.extend(sse_events(r))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    deadline = time.monotonic() + 30
+    while metric(s.url, "scif_active_sequences", model=MODEL) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert s.stop() == 0
+    t.join(timeout=60)
+    assert events and events[-1] == "[DONE]"
+    finals = [e for e in events if e != "[DONE]" and e["choices"] and e["choices"][0]["finish_reason"]]
+    assert finals and finals[-1]["choices"][0]["finish_reason"] == "length", "the stream ran to its end"
+    assert "shutting down" in s.logs()
+
+
+def test_sigterm_after_grace_cancels_long_streams(data_dir):
+    s = Server(data_dir, extra_env={"SCIF_SERVER_SHUTDOWN_GRACE_SECS": "1"}).wait_ready()
+    events = []
+
+    def consume():
+        with httpx.stream("POST", f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 3000, "stream": True}, timeout=120) as r:
+            events.extend(sse_events(r))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    deadline = time.monotonic() + 30
+    while metric(s.url, "scif_active_sequences", model=MODEL) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert s.stop() == 0
+    t.join(timeout=60)
+    assert time.monotonic() - started < 30
+    errors = [e for e in events if e != "[DONE]" and "error" in e]
+    assert errors and "shutting down" in errors[0]["error"]["message"]
+
+
+def test_registry_cli_and_tampered_file_is_refused(tmp_path):
+    d = tmp_path / "data"
+    run_cli("models", "import", model_file(), "--name", "m1", "--data-dir", str(d))
+    dup = run_cli("models", "import", model_file(), "--name", "m1", "--data-dir", str(d), check=False)
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    listed = json.loads(run_cli("models", "list", "--json", "--data-dir", str(d)).stdout)
+    assert [m["name"] for m in listed] == ["m1"]
+    m = listed[0]
+    assert (m["architecture"], m["quantization"], m["context_length"]) == ("llama", "Q4_1", 8192)
+    assert 130_000_000 < m["parameter_count"] < 140_000_000
+    assert m["license"] and "apache" in m["license"].lower()
+    assert "m1: ok" in run_cli("models", "verify", "--data-dir", str(d)).stdout
+
+    # Flip one byte of the stored file: verification and serving both refuse it.
+    f = d / "models" / m["file_name"]
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    f.write_bytes(bytes(raw))
+    v = run_cli("models", "verify", "--data-dir", str(d), check=False)
+    assert v.returncode != 0 and "FAILED" in v.stdout
+    s = Server(d)
+    code = s.proc.wait(timeout=60)
+    assert code != 0
+    assert "SHA-256" in s.logs() and "refusing to load a changed file" in s.logs()
+    s.log.close()
+
+    run_cli("models", "remove", "m1", "--data-dir", str(d))
+    assert json.loads(run_cli("models", "list", "--json", "--data-dir", str(d)).stdout) == []
+    assert not f.exists()
+
+
+def test_import_refuses_what_is_not_a_model(tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    r = run_cli("models", "import", str(bogus), "--name", "bogus", "--data-dir", str(tmp_path / "d"), check=False)
+    assert r.returncode != 0 and "invalid model file" in r.stderr
+    r = run_cli("models", "import", str(tmp_path / "missing.gguf"), "--name", "x", "--data-dir", str(tmp_path / "d"), check=False)
+    assert r.returncode != 0
+    r = run_cli("models", "import", model_file(), "--name", "bad name/../x", "--data-dir", str(tmp_path / "d"), check=False)
+    assert r.returncode != 0 and "invalid model name" in r.stderr
+
+
+def test_config_check(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('[server]\nlisten = "127.0.0.1:9000"\n[engine]\nmax_batch = 8\n')
+    assert "ok" in run_cli("config", "check", str(good)).stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\nlisten = "127.0.0.1:9000"\nlisen = "typo"\n')
+    r = run_cli("config", "check", str(bad), check=False)
+    assert r.returncode != 0 and "bad.toml" in r.stderr and "lisen" in r.stderr
+    r = run_cli("serve", "--config", str(bad), "--data-dir", str(tmp_path / "d"), check=False)
+    assert r.returncode != 0 and "lisen" in r.stderr
+
+
+def test_version_and_help():
+    assert run_cli("--version").stdout.startswith("scif ")
+    for args in (["--help"], ["serve", "--help"], ["models", "--help"], ["models", "import", "--help"], ["chat", "--help"], ["config", "check", "--help"]):
+        assert run_cli(*args).stdout.strip()
