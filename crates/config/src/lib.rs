@@ -24,7 +24,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration. Every field has a default, so an empty file is valid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -77,17 +77,6 @@ pub struct LogConfig {
     pub level: String,
     /// "text" or "json".
     pub format: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            storage: StorageConfig::default(),
-            engine: EngineConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

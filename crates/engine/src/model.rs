@@ -409,26 +409,29 @@ impl KvCache {
     ) -> Result<(Tensor, Tensor)> {
         let n = k.dim(1)?;
         let need = pos + n;
-        if need > self.capacity || self.layers[li].is_none() {
-            if li == 0 && need > self.capacity {
-                self.capacity = need.next_power_of_two().max(64);
-            }
-            let cap = self.capacity;
+        if need > self.capacity {
+            self.capacity = need.next_power_of_two().max(64);
+        }
+        let cap = self.capacity;
+        let too_small = match &self.layers[li] {
+            Some((kb, _)) => kb.dim(1)? < need,
+            None => true,
+        };
+        if too_small {
+            // Grow this layer's buffers to the sequence's capacity, keeping what they hold.
             let grow = |old: Option<&Tensor>, like: &Tensor| -> Result<Tensor> {
                 let (h, _, d) = like.dims3()?;
                 let buf = Tensor::zeros((h, cap, d), DType::F32, like.device())?;
-                if let Some(old) = old {
-                    if pos > 0 {
-                        buf.slice_set(&old.narrow(1, 0, pos)?.contiguous()?, 1, 0)?;
-                    }
+                if let (Some(old), true) = (old, pos > 0) {
+                    buf.slice_set(&old.narrow(1, 0, pos)?.contiguous()?, 1, 0)?;
                 }
                 Ok(buf)
             };
-            let entry = match &self.layers[li] {
-                Some((ok, ov)) if ok.dim(1)? >= need => (ok.clone(), ov.clone()),
-                Some((ok, ov)) => (grow(Some(ok), k)?, grow(Some(ov), v)?),
-                None => (grow(None, k)?, grow(None, v)?),
-            };
+            let old = self.layers[li].take();
+            let entry = (
+                grow(old.as_ref().map(|o| &o.0), k)?,
+                grow(old.as_ref().map(|o| &o.1), v)?,
+            );
             self.layers[li] = Some(entry);
         }
         let Some((kb, vb)) = &self.layers[li] else {

@@ -16,6 +16,8 @@ pub struct SamplingParams {
     /// OpenAI-style additive penalties, -2.0..=2.0; 0.0 is off.
     pub frequency_penalty: f32,
     pub presence_penalty: f32,
+    /// Keep generating through end-of-turn tokens (benchmarks need fixed lengths).
+    pub ignore_eos: bool,
 }
 
 impl Default for SamplingParams {
@@ -28,6 +30,7 @@ impl Default for SamplingParams {
             repetition_penalty: 1.0,
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
+            ignore_eos: false,
         }
     }
 }

@@ -214,7 +214,8 @@ fn step(
         let Some(mut logits) = logits else { continue };
         let t = s.sampler.sample(&mut logits);
         stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
-        if !tok.stop_ids.contains(&t) {
+        let is_stop = tok.stop_ids.contains(&t) && !s.job.req.params.ignore_eos;
+        if !is_stop {
             // The end-of-turn token is not part of the completion's text or its usage count.
             s.generated += 1;
         }
@@ -232,7 +233,7 @@ fn step(
 
 /// Handle a sampled token; returns a finish reason when the sequence is over.
 fn advance(s: &mut Seq, tok: &Tokenizer, t: u32, context_length: usize) -> Option<FinishReason> {
-    if tok.stop_ids.contains(&t) {
+    if tok.stop_ids.contains(&t) && !s.job.req.params.ignore_eos {
         let rest = s.stops.flush();
         send_text(s, rest);
         return Some(FinishReason::Stop);

@@ -1,5 +1,8 @@
 //! Generation through the scheduler with the real default model.
 
+// Test helpers fail loudly; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use scif_engine::{FinishReason, GenerationEvent, SamplingParams, TemplateMessage};

@@ -207,6 +207,7 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
         repetition_penalty: req.repetition_penalty.unwrap_or(1.0),
         frequency_penalty: req.frequency_penalty.unwrap_or(0.0),
         presence_penalty: req.presence_penalty.unwrap_or(0.0),
+        ignore_eos: false,
     };
     Ok(ChatRequest {
         model: req.model,
@@ -307,9 +308,7 @@ async fn complete(
                     system_fingerprint: None,
                 })
             }
-            ChatEvent::Error(e) => {
-                return Err(ApiError::Internal(format!("generation failed: {e}")))
-            }
+            ChatEvent::Error(e) => return Err(engine_failure(&e)),
         }
     }
     Err(ApiError::Internal(
@@ -405,11 +404,7 @@ fn sse(
                     v
                 }
                 ChatEvent::Error(e) => vec![
-                    Event::default().data(
-                        ApiError::Internal(format!("generation failed: {e}"))
-                            .openai_body()
-                            .to_string(),
-                    ),
+                    Event::default().data(engine_failure(&e).openai_body().to_string()),
                     Event::default().data("[DONE]"),
                 ],
             };
@@ -418,6 +413,13 @@ fn sse(
         .map(Ok);
     Sse::new(futures::stream::once(async move { Ok(first) }).chain(body))
         .keep_alive(KeepAlive::default())
+}
+
+/// The details of an engine failure go to the log, not to the caller.
+fn engine_failure(detail: &str) -> ApiError {
+    let first_line = detail.lines().next().unwrap_or("");
+    tracing::error!(error = first_line, "generation failed");
+    ApiError::Internal("the model failed while generating; the error is in the server log".into())
 }
 
 fn unix_now() -> u64 {
