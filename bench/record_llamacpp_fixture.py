@@ -114,11 +114,18 @@ def piece(llm: llama_cpp.Llama, token_id: int) -> str:
 
 
 def write_json(path: str, obj) -> None:
+    """Write obj as JSON: one top-level key (or list item) per line, values compact."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    dump = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
+    if isinstance(obj, dict):
+        body = ",\n".join(f" {dump(k)}: {dump(v)}" for k, v in obj.items())
+        text = "{\n" + body + "\n}\n"
+    else:
+        text = "[\n" + ",\n".join(" " + dump(v) for v in obj) + "\n]\n"
+    json.loads(text)  # round-trip check
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        f.write(text)
     os.replace(tmp, path)
 
 

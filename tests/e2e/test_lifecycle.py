@@ -178,3 +178,21 @@ def test_version_and_help():
     assert run_cli("--version").stdout.startswith("scif ")
     for args in (["--help"], ["serve", "--help"], ["models", "--help"], ["models", "import", "--help"], ["chat", "--help"], ["config", "check", "--help"]):
         assert run_cli(*args).stdout.strip()
+
+
+def test_terminal_chat_streams_an_answer(server):
+    import subprocess
+
+    from conftest import scif_bin
+
+    proc = subprocess.run(
+        [scif_bin(), "chat", MODEL, "--url", server.url, "--temperature", "0"],
+        input="What is the capital of France?\n/exit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "The capital of France is Paris." in proc.stdout
+    proc = subprocess.run([scif_bin(), "chat", "no-such-model", "--url", server.url], input="hi\n", capture_output=True, text=True, timeout=60)
+    assert "error 404" in proc.stdout

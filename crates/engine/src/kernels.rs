@@ -1,7 +1,7 @@
 //! Quantized matrix kernels the engine owns, in safe Rust.
 //!
-//! Weights stay quantized in memory (Q4_1, Q8_0); each 32-value block is dequantized into
-//! registers and multiplied with f32 activations. Activations are *not* quantized: measured
+//! Weights stay quantized in memory (Q4_1, Q8_0, with their f16 scales converted once at load);
+//! each 32-value block is dequantized into registers and multiplied with f32 activations. Activations are *not* quantized: measured
 //! against llama.cpp (which quantizes them to Q8 blocks before every product), rounding the
 //! activations makes the network's output depend on tiny summation-order differences, because
 //! an element that moves across a rounding boundary moves by a whole quantization step. Keeping
@@ -25,10 +25,19 @@ pub enum QuantType {
 }
 
 impl QuantType {
+    /// Bytes of one block in the GGUF file.
     fn block_bytes(self) -> usize {
         match self {
             QuantType::Q4_1 => 20,
             QuantType::Q8_0 => 34,
+        }
+    }
+
+    /// Bytes of one block's quants alone.
+    fn quant_bytes(self) -> usize {
+        match self {
+            QuantType::Q4_1 => 16,
+            QuantType::Q8_0 => 32,
         }
     }
 }
@@ -38,7 +47,10 @@ pub struct QuantMatrix {
     pub n: usize,
     pub k: usize,
     kind: QuantType,
-    raw: Vec<u8>,
+    /// Per block: scale and offset, converted from f16 once at load.
+    dm: Vec<[f32; 2]>,
+    /// Per block: the packed quants (16 bytes for Q4_1, 32 for Q8_0).
+    qs: Vec<u8>,
 }
 
 impl QuantMatrix {
@@ -50,20 +62,32 @@ impl QuantMatrix {
         {
             return None;
         }
-        Some(Self {
-            n,
-            k,
-            kind,
-            raw: raw.to_vec(),
-        })
+        let bb = kind.block_bytes();
+        let mut dm = Vec::with_capacity(raw.len() / bb);
+        let mut qs = Vec::with_capacity(raw.len() / bb * kind.quant_bytes());
+        for b in raw.chunks_exact(bb) {
+            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+            match kind {
+                QuantType::Q4_1 => {
+                    dm.push([d, f16::from_le_bytes([b[2], b[3]]).to_f32()]);
+                    qs.extend_from_slice(&b[4..20]);
+                }
+                QuantType::Q8_0 => {
+                    dm.push([d, 0.0]);
+                    qs.extend_from_slice(&b[2..34]);
+                }
+            }
+        }
+        Some(Self { n, k, kind, dm, qs })
     }
 
     /// `x` is `rows` x `k`, row-major; returns `rows` x `n`.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let (n, k) = (self.n, self.k);
-        let row_bytes = k / QK * self.kind.block_bytes();
+        let nb = k / QK;
+        let qb = self.kind.quant_bytes();
         const CHUNK: usize = 8;
-        // Each task: CHUNK output features, all rows; results transposed back below.
+        // Each task: CHUNK output features for all rows; results are transposed back below.
         let parts: Vec<Vec<f32>> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
@@ -71,14 +95,24 @@ impl QuantMatrix {
                 let end = (start + CHUNK).min(n);
                 let mut local = vec![0f32; (end - start) * rows];
                 let mut w = [0f32; QK];
+                // Eight running sums per row, reduced once at the end of the weight row: the
+                // order of additions is fixed, whatever the batch.
+                let mut lanes = vec![[0f32; 8]; rows];
                 for j in start..end {
-                    let wrow = &self.raw[j * row_bytes..(j + 1) * row_bytes];
-                    let acc = &mut local[(j - start) * rows..(j - start + 1) * rows];
-                    for (b, blk) in wrow.chunks_exact(self.kind.block_bytes()).enumerate() {
-                        dequantize(self.kind, blk, &mut w);
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            *a += dot32(&w, &x[r * k + b * QK..r * k + (b + 1) * QK]);
+                    let wq = &self.qs[j * nb * qb..(j + 1) * nb * qb];
+                    let wdm = &self.dm[j * nb..(j + 1) * nb];
+                    lanes.iter_mut().for_each(|l| *l = [0.0; 8]);
+                    for (b, (blk, &[d, m])) in wq.chunks_exact(qb).zip(wdm).enumerate() {
+                        dequantize(self.kind, blk, d, m, &mut w);
+                        for (r, lane) in lanes.iter_mut().enumerate() {
+                            let off = (r * nb + b) * QK;
+                            if let Ok(xb) = <&[f32; QK]>::try_from(&x[off..off + QK]) {
+                                fma32(lane, &w, xb);
+                            }
                         }
+                    }
+                    for (r, lane) in lanes.iter().enumerate() {
+                        local[(j - start) * rows + r] = reduce8(*lane);
                     }
                 }
                 local
@@ -97,37 +131,38 @@ impl QuantMatrix {
     }
 }
 
-fn dequantize(kind: QuantType, b: &[u8], w: &mut [f32; QK]) {
+/// Dequantize one block into `w` (value = q*d + m).
+#[inline]
+fn dequantize(kind: QuantType, b: &[u8], d: f32, m: f32, w: &mut [f32; QK]) {
     match kind {
         QuantType::Q4_1 => {
-            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
-            let m = f16::from_le_bytes([b[2], b[3]]).to_f32();
-            for j in 0..16 {
-                w[j] = f32::from(b[4 + j] & 0x0F) * d + m;
-                w[j + 16] = f32::from(b[4 + j] >> 4) * d + m;
+            let (lo, hi) = w.split_at_mut(16);
+            for ((l, h), p) in lo.iter_mut().zip(hi.iter_mut()).zip(b) {
+                *l = f32::from(p & 0x0F) * d + m;
+                *h = f32::from(p >> 4) * d + m;
             }
         }
         QuantType::Q8_0 => {
-            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
-            for j in 0..QK {
-                w[j] = f32::from(b[2 + j] as i8) * d;
+            for (o, p) in w.iter_mut().zip(b) {
+                *o = f32::from(*p as i8) * d;
             }
         }
     }
 }
 
-/// A 32-element dot product with eight fixed lanes: the compiler vectorizes it, and the
-/// summation order never depends on the batch.
+/// `lane[l] += w[c*8+l] * x[c*8+l]` over the block: vectorized by the compiler.
 #[inline]
-fn dot32(w: &[f32; QK], x: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    for (wc, xc) in w.chunks_exact(8).zip(x.chunks_exact(8)) {
+fn fma32(lane: &mut [f32; 8], w: &[f32; QK], x: &[f32; QK]) {
+    for c in 0..4 {
         for l in 0..8 {
-            lanes[l] += wc[l] * xc[l];
+            lane[l] += w[c * 8 + l] * x[c * 8 + l];
         }
     }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+#[inline]
+fn reduce8(l: [f32; 8]) -> f32 {
+    ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -43,7 +46,6 @@ pub fn fresh_engine() -> Engine {
     Engine::load(&model_path(), &opts).expect("default model loads")
 }
 
-#[allow(dead_code)]
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
