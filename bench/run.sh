@@ -40,7 +40,7 @@ import json, sys
 s, l = (json.load(open(p)) for p in sys.argv[1:3])
 rows = [("prompt processing, tokens/s", s["prompt_tps"], l["prompt_tps"], True),
         ("decode, 1 stream, tokens/s", s["decode_tps_1"], l["decode_tps_1"], True)]
-for k in s["aggregate_tps"]:
+for k in sorted(s["aggregate_tps"], key=int):
     rows.append((f"aggregate decode, {k} streams, tokens/s", s["aggregate_tps"][k], l["aggregate_tps"][k], True))
 rows.append(("time to first token, ms", s["ttft_ms"], l["ttft_ms"], False))
 rows.append(("peak resident memory, MB", s["peak_rss_mb"], l["peak_rss_mb"], False))
