@@ -73,7 +73,7 @@ impl GgufFile {
                 };
             }
             let block = info.ggml_dtype.block_size();
-            if block == 0 || elems % block != 0 {
+            if block == 0 || !elems.is_multiple_of(block) {
                 return bad(format!(
                     "tensor {name}: {elems} elements is not a multiple of the block size {block}"
                 ));

@@ -57,7 +57,7 @@ impl QuantMatrix {
     /// From the raw GGUF bytes of an `n` x `k` tensor; `None` if the sizes do not fit.
     pub fn from_bytes(kind: QuantType, raw: &[u8], n: usize, k: usize) -> Option<Self> {
         if k == 0
-            || k % QK != 0
+            || !k.is_multiple_of(QK)
             || raw.len() != n.checked_mul(k / QK)?.checked_mul(kind.block_bytes())?
         {
             return None;

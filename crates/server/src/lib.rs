@@ -19,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use scif_config::Config;
 use scif_provider::{ModelInfo, ModelLoad, Provider};
@@ -174,6 +175,13 @@ pub async fn serve(
     let flag = state.shutting_down.clone();
     let providers = state.providers.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Without TCP_NODELAY a keep-alive client waits ~40 ms per small response (Nagle plus
+    // delayed ACK); axum does not set it by default.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         flag.store(true, Ordering::SeqCst);
