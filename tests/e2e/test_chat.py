@@ -107,6 +107,7 @@ def test_models_list_and_get(client):
     assert extra["architecture"] == "llama"
     assert extra["quantization"] == "Q4_1"
     assert extra["sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert extra["label"] == "UNCLASSIFIED"
 
 
 def test_metrics_after_traffic(server, client):

@@ -197,3 +197,33 @@ def test_terminal_chat_streams_an_answer(server):
     assert "The capital of France is Paris." in proc.stdout
     proc = subprocess.run([scif_bin(), "chat", "no-such-model", "--url", server.url], input="hi\n", capture_output=True, text=True, timeout=60)
     assert "error 404" in proc.stdout
+
+
+def test_model_labels_and_system_high(tmp_path):
+    import os
+
+    d = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIF_")}
+    # A fresh deployment's system high is UNCLASSIFIED: a SECRET model is refused at import.
+    r = run_cli("models", "import", model_file(), "--name", "s", "--label", "SECRET//NOFORN", "--data-dir", str(d), env=env, check=False)
+    assert r.returncode != 0 and "system high" in r.stderr
+    # A malformed marking is refused, naming what is wrong.
+    r = run_cli("models", "import", model_file(), "--name", "s", "--label", "SECRETT", "--data-dir", str(d), env=env, check=False)
+    assert r.returncode != 0 and "SECRETT" in r.stderr
+    # Accredited for SECRET//NOFORN: the model is imported with its canonical label...
+    high = {**env, "SCIF_SECURITY_SYSTEM_HIGH": "SECRET//NOFORN"}
+    out = run_cli("models", "import", model_file(), "--name", "s", "--label", "SECRET//NOFORN", "--data-dir", str(d), env=high).stdout
+    assert "[SECRET//NOFORN]" in out
+    listed = json.loads(run_cli("models", "list", "--json", "--data-dir", str(d), env=high).stdout)
+    assert listed[0]["label"] == "SECRET//NOFORN"
+    # ...served with it...
+    s = Server(d, extra_env={"SCIF_SECURITY_SYSTEM_HIGH": "SECRET//NOFORN"}).wait_ready()
+    try:
+        assert httpx.get(f"{s.url}/v1/models/s").json()["label"] == "SECRET//NOFORN"
+    finally:
+        assert s.stop() == 0
+    # ...and a deployment whose system high is lower refuses to serve it at all.
+    s = Server(d)
+    assert s.proc.wait(timeout=60) != 0
+    assert "above this deployment's system high" in s.logs()
+    s.log.close()

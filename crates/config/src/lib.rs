@@ -30,7 +30,24 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub engine: EngineConfig,
+    pub security: SecurityConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// The highest label of data this deployment is accredited for, as a banner marking
+    /// (e.g. "SECRET//NOFORN"). Models labelled above it are refused at import and at start.
+    pub system_high: String,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            system_high: "UNCLASSIFIED".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +227,12 @@ impl Config {
         if self.engine.prefill_chunk == 0 {
             return invalid("engine.prefill_chunk", "must be at least 1");
         }
+        if let Err(e) = scif_labels::Label::parse_banner(&self.security.system_high) {
+            return invalid(
+                "security.system_high",
+                &format!("not a valid banner marking: {e}"),
+            );
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid("log.format", "expected \"text\" or \"json\"");
         }
@@ -221,6 +244,12 @@ impl Config {
             .listen
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The deployment's system high (validated at load).
+    pub fn system_high(&self) -> scif_labels::Label {
+        scif_labels::Label::parse_banner(&self.security.system_high)
+            .unwrap_or_else(|_| scif_labels::Label::unclassified())
     }
 
     /// Kernel threads, resolving 0 to the available cores.
@@ -369,6 +398,10 @@ mod tests {
             ("[server]\nlisten = \"nowhere\"", "server.listen"),
             ("[engine]\nmax_batch = 0", "engine.max_batch"),
             ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[security]\nsystem_high = \"SECRETT\"",
+                "security.system_high",
+            ),
         ] {
             let err = Config::from_toml("scif.toml", toml, env(&[]))
                 .unwrap_err()

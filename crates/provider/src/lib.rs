@@ -72,6 +72,8 @@ pub struct ModelInfo {
     pub parameter_count: u64,
     pub sha256: String,
     pub license: Option<String>,
+    /// The model's classification label (canonical banner marking).
+    pub label: String,
 }
 
 /// Load on a model right now, for metrics and admission decisions.

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use scif_engine::GgufFile;
+use scif_labels::Label;
 use scif_store::{ModelRecord, Store, StoreError};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +31,10 @@ pub enum RegistryError {
     },
     #[error("model {0:?} not found")]
     NotFound(String),
+    #[error("model {0:?}: its label is not dominated by this deployment's system high (security.system_high)")]
+    AboveSystemHigh(String),
+    #[error("model {name:?}: its recorded label is not a valid marking: {message}")]
+    BadLabel { name: String, message: String },
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -48,9 +53,20 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RegistryError + '_ {
 }
 
 /// Copy `src` into the data directory, validate it as a GGUF model, and record it as `name`.
-pub async fn import(store: &Store, src: &Path, name: &str) -> Result<ModelRecord, RegistryError> {
+/// Copy `src` into the data directory as model `name` with classification `label`, refusing a
+/// label that the deployment's `system_high` does not dominate.
+pub async fn import(
+    store: &Store,
+    src: &Path,
+    name: &str,
+    label: &Label,
+    system_high: &Label,
+) -> Result<ModelRecord, RegistryError> {
     if !valid_name(name) {
         return Err(RegistryError::InvalidName(name.into()));
+    }
+    if !system_high.dominates(label) {
+        return Err(RegistryError::AboveSystemHigh(name.into()));
     }
     if store.get_model(name).await?.is_some() {
         return Err(StoreError::ModelExists(name.into()).into());
@@ -82,6 +98,7 @@ pub async fn import(store: &Store, src: &Path, name: &str) -> Result<ModelRecord
         license: meta.license,
         source_name: meta.name,
         imported_at: now_rfc3339(),
+        label: label.banner(),
     };
     store.insert_model(&record).await?;
     Ok(record)
@@ -102,6 +119,14 @@ pub async fn remove(store: &Store, name: &str) -> Result<ModelRecord, RegistryEr
         }
     }
     Ok(record)
+}
+
+/// A model's label, parsed from its record.
+pub fn label_of(record: &ModelRecord) -> Result<Label, RegistryError> {
+    Label::parse_banner(&record.label).map_err(|e| RegistryError::BadLabel {
+        name: record.name.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// The path of a model's file after checking its digest against the record.
@@ -204,12 +229,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_label_above_system_high_is_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        let secret = Label::parse_banner("SECRET//NOFORN").unwrap();
+        let cui = Label::parse_banner("CUI").unwrap();
+        let high = Label::parse_banner("CONFIDENTIAL").unwrap();
+        for label in [&secret, &cui] {
+            let err = import(&store, Path::new("/nonexistent.gguf"), "m", label, &high)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, RegistryError::AboveSystemHigh(_)), "{err}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_file_that_is_not_a_model_is_refused_and_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).await.unwrap();
         let bogus = dir.path().join("bogus.gguf");
         std::fs::write(&bogus, b"GGUF but not really").unwrap();
-        let err = import(&store, &bogus, "bogus").await.unwrap_err();
+        let u = Label::unclassified();
+        let err = import(&store, &bogus, "bogus", &u, &u).await.unwrap_err();
         assert!(err.to_string().contains("invalid model file"), "{err}");
         assert!(store.list_models().await.unwrap().is_empty());
         assert_eq!(std::fs::read_dir(store.models_dir()).unwrap().count(), 0);

@@ -61,6 +61,10 @@ enum ModelsCmd {
         /// The name clients will use for the model
         #[arg(long)]
         name: String,
+        /// The model's classification, as a banner marking (e.g. "SECRET//NOFORN"); it must be
+        /// dominated by security.system_high
+        #[arg(long, default_value = "UNCLASSIFIED")]
+        label: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -140,9 +144,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(a) => serve::run(a).await,
             Command::Models(m) => match m {
-                ModelsCmd::Import { file, name, common } => {
-                    models::import(&common, &file, &name).await
-                }
+                ModelsCmd::Import {
+                    file,
+                    name,
+                    label,
+                    common,
+                } => models::import(&common, &file, &name, &label).await,
                 ModelsCmd::List { json, common } => models::list(&common, json).await,
                 ModelsCmd::Remove { name, common } => models::remove(&common, &name).await,
                 ModelsCmd::Verify { common } => models::verify(&common).await,

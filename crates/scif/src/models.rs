@@ -11,12 +11,26 @@ async fn open(common: &CommonArgs) -> anyhow::Result<Store> {
     Ok(Store::open(&cfg.storage.data_dir).await?)
 }
 
-pub async fn import(common: &CommonArgs, file: &Path, name: &str) -> anyhow::Result<()> {
-    let store = open(common).await?;
-    let m = scif_registry::import(&store, file, name).await?;
+pub async fn import(
+    common: &CommonArgs,
+    file: &Path,
+    name: &str,
+    label: &str,
+) -> anyhow::Result<()> {
+    let cfg = load_config(common, None)?;
+    let label =
+        scif_labels::Label::parse_banner(label).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+    let store = Store::open(&cfg.storage.data_dir).await?;
+    let m = scif_registry::import(&store, file, name, &label, &cfg.system_high()).await?;
     out(format!(
-        "imported {} ({}, {} parameters, {}, context {}, sha256 {})",
-        m.name, m.architecture, m.parameter_count, m.quantization, m.context_length, m.sha256
+        "imported {} [{}] ({}, {} parameters, {}, context {}, sha256 {})",
+        m.name,
+        m.label,
+        m.architecture,
+        m.parameter_count,
+        m.quantization,
+        m.context_length,
+        m.sha256
     ));
     store.close().await;
     Ok(())
@@ -35,14 +49,15 @@ pub async fn list(common: &CommonArgs, json: bool) -> anyhow::Result<()> {
     ));
     for m in models {
         out(format!(
-            "{:<28} {:<10} {:>12} {:<8} {:>8} {:<14} {:<16}",
+            "{:<28} {:<10} {:>12} {:<8} {:>8} {:<14} {:<16} {}",
             m.name,
             m.architecture,
             m.parameter_count,
             m.quantization,
             m.context_length,
             &m.sha256[..12.min(m.sha256.len())],
-            m.license.unwrap_or_else(|| "-".into())
+            m.license.unwrap_or_else(|| "-".into()),
+            m.label
         ));
     }
     Ok(())

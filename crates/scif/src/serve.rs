@@ -41,6 +41,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     for r in records {
         // A model file that changed since import is refused, and the server does not start:
         // serving the wrong weights silently is worse than not serving.
+        let label = scif_registry::label_of(&r)?;
+        anyhow::ensure!(
+            cfg.system_high().dominates(&label),
+            "model {} is labelled above this deployment's system high (security.system_high); refusing to serve it",
+            r.name
+        );
         let path = scif_registry::verified_path(&store, &r)?;
         let o = opts.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &o))
@@ -57,6 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             parameter_count: r.parameter_count,
             sha256: r.sha256.clone(),
             license: r.license.clone(),
+            label: label.banner(),
         };
         local.push(LocalModel {
             info,

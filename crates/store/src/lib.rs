@@ -40,6 +40,8 @@ pub struct ModelRecord {
     pub source_name: Option<String>,
     /// RFC 3339 time of import.
     pub imported_at: String,
+    /// The model's classification label, as a canonical banner marking.
+    pub label: String,
 }
 
 #[derive(Clone)]
@@ -97,7 +99,7 @@ impl Store {
     pub async fn insert_model(&self, m: &ModelRecord) -> Result<(), StoreError> {
         let r = sqlx::query(
             "INSERT INTO models (name, file_name, sha256, size_bytes, format, architecture, parameter_count, \
-             context_length, quantization, license, source_name, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+             context_length, quantization, license, source_name, imported_at, label) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         )
         .bind(&m.name)
         .bind(&m.file_name)
@@ -111,6 +113,7 @@ impl Store {
         .bind(&m.license)
         .bind(&m.source_name)
         .bind(&m.imported_at)
+        .bind(&m.label)
         .execute(&self.pool)
         .await;
         match r {
@@ -178,6 +181,7 @@ fn row_to_model(r: &sqlx::sqlite::SqliteRow) -> Result<ModelRecord, StoreError> 
         license: r.try_get("license")?,
         source_name: r.try_get("source_name")?,
         imported_at: r.try_get("imported_at")?,
+        label: r.try_get("label")?,
     })
 }
 
@@ -199,6 +203,7 @@ mod tests {
             license: Some("apache-2.0".into()),
             source_name: None,
             imported_at: "2026-01-01T00:00:00Z".into(),
+            label: "SECRET//NOFORN".into(),
         }
     }
 

@@ -20,6 +20,7 @@ fn model_json(m: &scif_provider::ModelInfo) -> Value {
         "parameter_count": m.parameter_count,
         "sha256": m.sha256,
         "license": m.license,
+        "label": m.label,
     })
 }
 
