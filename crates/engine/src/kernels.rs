@@ -81,6 +81,24 @@ impl QuantMatrix {
         Some(Self { n, k, kind, dm, qs })
     }
 
+    /// Dequantize row `j` (for embedding lookups) into `out` (length `k`); false if `j` is out of
+    /// range or `out` has the wrong length.
+    pub fn dequantize_row(&self, j: usize, out: &mut [f32]) -> bool {
+        let nb = self.k / QK;
+        let qb = self.kind.quant_bytes();
+        if j >= self.n || out.len() != self.k {
+            return false;
+        }
+        let mut w = [0f32; QK];
+        let wq = &self.qs[j * nb * qb..(j + 1) * nb * qb];
+        let wdm = &self.dm[j * nb..(j + 1) * nb];
+        for ((blk, &[d, m]), o) in wq.chunks_exact(qb).zip(wdm).zip(out.chunks_exact_mut(QK)) {
+            dequantize(self.kind, blk, d, m, &mut w);
+            o.copy_from_slice(&w);
+        }
+        true
+    }
+
     /// `x` is `rows` x `k`, row-major; returns `rows` x `n`.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let (n, k) = (self.n, self.k);
@@ -229,6 +247,27 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn dequantized_rows_are_the_dense_rows() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for kind in [QuantType::Q4_1, QuantType::Q8_0] {
+            let (n, k) = (5, 96);
+            let (raw, dense) = random(kind, n, k, &mut rng);
+            let m = QuantMatrix::from_bytes(kind, &raw, n, k).unwrap();
+            let mut row = vec![0f32; k];
+            for j in 0..n {
+                assert!(m.dequantize_row(j, &mut row));
+                assert_eq!(
+                    row.as_slice(),
+                    &dense[j * k..(j + 1) * k],
+                    "{kind:?} row {j}"
+                );
+            }
+            assert!(!m.dequantize_row(n, &mut row));
+            assert!(!m.dequantize_row(0, &mut row[..k - 1]));
         }
     }
 

@@ -6,6 +6,8 @@
 //! sequences go through every weight matrix together; only attention runs per sequence.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use std::sync::Arc;
+
 use candle_core::{DType, Device, Module, Tensor};
 
 use crate::gguf::GgufFile;
@@ -29,8 +31,9 @@ pub struct LlamaConfig {
 }
 
 /// A weight matrix: scif's own kernel where it has one for the type, candle's otherwise.
+#[derive(Clone)]
 enum Linear {
-    Own(QuantMatrix),
+    Own(Arc<QuantMatrix>),
     Candle(QMatMul),
 }
 
@@ -44,7 +47,7 @@ impl Linear {
         if let (Some(kind), [n, k]) = (kind, t.shape().dims()) {
             let raw = t.data()?;
             if let Some(m) = QuantMatrix::from_bytes(kind, &raw, *n, *k) {
-                return Ok(Linear::Own(m));
+                return Ok(Linear::Own(Arc::new(m)));
             }
         }
         Ok(Linear::Candle(QMatMul::from_qtensor(t)?))
@@ -58,6 +61,31 @@ impl Linear {
                 let rows = x.dim(0)?;
                 let data = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
                 Tensor::from_vec(m.matmul(&data, rows), (rows, m.n), x.device())
+            }
+        }
+    }
+}
+
+/// The token embedding table. Kept quantized when scif's kernels know its type (rows are
+/// dequantized as tokens are looked up), shared with the output layer when the model ties them;
+/// otherwise dequantized once at load.
+enum Embeddings {
+    Quant(Arc<QuantMatrix>),
+    Dense(Tensor),
+}
+
+impl Embeddings {
+    fn lookup(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
+        match self {
+            Embeddings::Dense(t) => t.index_select(&Tensor::new(ids, device)?, 0),
+            Embeddings::Quant(m) => {
+                let mut out = vec![0f32; ids.len() * m.k];
+                for (row, id) in out.chunks_exact_mut(m.k).zip(ids) {
+                    if !m.dequantize_row(*id as usize, row) {
+                        candle_core::bail!("token id {id} is outside the vocabulary");
+                    }
+                }
+                Tensor::from_vec(out, (ids.len(), m.k), device)
             }
         }
     }
@@ -77,7 +105,7 @@ struct Layer {
 
 pub struct Llama {
     pub cfg: LlamaConfig,
-    embeddings: Tensor,
+    embeddings: Embeddings,
     layers: Vec<Layer>,
     norm: Tensor,
     output: Linear,
@@ -171,11 +199,16 @@ impl Llama {
         };
         let embd_q = load("token_embd.weight")?;
         let vocab_size = embd_q.shape().dims().first().copied().unwrap_or(0);
-        let embeddings = embd_q.dequantize(&device).map_err(EngineError::from)?;
+        let embd_linear = Linear::new(embd_q)?;
+        let embeddings = match &embd_linear {
+            Linear::Own(m) => Embeddings::Quant(m.clone()),
+            Linear::Candle(_) => Embeddings::Dense(load("token_embd.weight")?.dequantize(&device)?),
+        };
         let norm = load("output_norm.weight")?.dequantize(&device)?;
+        // Models with tied embeddings have no output.weight: the output layer shares the table.
         let output = match load("output.weight") {
-            Ok(t) => t,
-            Err(_) => load("token_embd.weight")?,
+            Ok(t) => Linear::new(t)?,
+            Err(_) => embd_linear,
         };
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
@@ -213,7 +246,7 @@ impl Llama {
             embeddings,
             layers,
             norm,
-            output: Linear::new(output)?,
+            output,
             cos,
             sin,
             device,
@@ -275,8 +308,7 @@ impl Llama {
             }
         }
         let all: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
-        let ids = Tensor::new(all.as_slice(), &self.device)?;
-        let mut x = self.embeddings.index_select(&ids, 0)?; // (T, hidden)
+        let mut x = self.embeddings.lookup(&all, &self.device)?; // (T, hidden)
 
         for (li, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, cfg.rms_eps)?;
