@@ -205,7 +205,8 @@ impl Config {
         out
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Check every value; `load` calls it, and so must anyone who changes a loaded config.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| {
             Err(ConfigError::Invalid {
                 key: key.into(),

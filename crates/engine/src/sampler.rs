@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Sampling settings for one request. Temperature 0 means greedy decoding.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ pub struct Sampler {
     /// Counts of tokens generated so far (OpenAI penalties apply to generated text).
     counts: HashMap<u32, u32>,
     /// Tokens of prompt and output (the repetition penalty looks at both, as llama.cpp does).
-    seen: HashMap<u32, ()>,
+    seen: HashSet<u32>,
 }
 
 impl Sampler {
@@ -50,7 +50,7 @@ impl Sampler {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_os_rng(),
         };
-        let seen = prompt.iter().map(|t| (*t, ())).collect();
+        let seen = prompt.iter().copied().collect();
         Self {
             params,
             rng,
@@ -68,14 +68,14 @@ impl Sampler {
             self.sample_random(logits)
         };
         *self.counts.entry(tok).or_default() += 1;
-        self.seen.insert(tok, ());
+        self.seen.insert(tok);
         tok
     }
 
     fn apply_penalties(&self, logits: &mut [f32]) {
         let p = &self.params;
         if p.repetition_penalty != 1.0 {
-            for t in self.seen.keys() {
+            for t in &self.seen {
                 if let Some(l) = logits.get_mut(*t as usize) {
                     *l = if *l > 0.0 {
                         *l / p.repetition_penalty

@@ -9,9 +9,8 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -63,8 +62,6 @@ pub struct EngineStats {
     pub queued: AtomicUsize,
     pub active: AtomicUsize,
     pub tokens_generated: AtomicU64,
-    pub prompt_tokens_processed: AtomicU64,
-    pub steps: AtomicU64,
     pub(crate) cancel_all: AtomicBool,
 }
 
@@ -127,10 +124,10 @@ pub(crate) fn run(
             if !open {
                 return;
             }
-            match rx.recv_timeout(Duration::from_millis(200)) {
+            // Nothing to step: sleep until a request arrives or the engine is dropped.
+            match rx.recv() {
                 Ok(job) => active.push_back(admit(&model, job, &stats)),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(_) => return,
             }
             continue;
         }
@@ -182,8 +179,8 @@ fn step(
     }
     plan.sort_by_key(|p| p.0);
     let result = {
-        let mut caches: Vec<&mut KvCache> = active.iter_mut().map(|s| &mut s.cache).collect();
-        let mut by_index: Vec<Option<&mut KvCache>> = caches.drain(..).map(Some).collect();
+        let mut by_index: Vec<Option<&mut KvCache>> =
+            active.iter_mut().map(|s| Some(&mut s.cache)).collect();
         let mut steps: Vec<SeqStep<'_>> = Vec::with_capacity(plan.len());
         for (i, tokens, want) in &plan {
             if let Some(cache) = by_index[*i].take() {
@@ -196,7 +193,6 @@ fn step(
         }
         catch_unwind(AssertUnwindSafe(|| model.forward(&mut steps)))
     };
-    stats.steps.fetch_add(1, Ordering::Relaxed);
     let logits = match result {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return fail_all(active, &e.to_string()),
@@ -207,9 +203,6 @@ fn step(
         let s = &mut active[*i];
         if s.next.is_none() {
             s.prefill_at += tokens.len();
-            stats
-                .prompt_tokens_processed
-                .fetch_add(tokens.len() as u64, Ordering::Relaxed);
         }
         let Some(mut logits) = logits else { continue };
         let t = s.sampler.sample(&mut logits);

@@ -194,6 +194,30 @@ pub fn now_rfc3339() -> String {
     )
 }
 
+/// Parse `YYYY-MM-DDTHH:MM:SSZ` back to Unix seconds (0 if malformed).
+pub fn rfc3339_to_unix(s: &str) -> u64 {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    let (Some(y), Some(m), Some(d), Some(hh), Some(mm), Some(ss)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return 0;
+    };
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).unwrap_or(0)
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -219,6 +243,13 @@ mod tests {
         for bad in ["", "has space", "../etc", "a/b", &"x".repeat(129)] {
             assert!(!valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        assert_eq!(rfc3339_to_unix("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(rfc3339_to_unix("2026-11-29T10:04:56Z"), 1_795_946_696);
+        assert_eq!(rfc3339_to_unix("garbage"), 0);
     }
 
     #[test]

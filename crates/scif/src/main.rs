@@ -115,7 +115,8 @@ pub fn load_config(common: &CommonArgs, listen: Option<&str>) -> anyhow::Result<
     }
     if let Some(l) = listen {
         cfg.server.listen = l.to_string();
-        cfg = Config::from_toml("--listen", &toml_of(&cfg)?, std::iter::empty())?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
     }
     Ok(cfg)
 }

@@ -55,7 +55,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(model = %r.name, sha256 = %r.sha256, context = engine.context_length(), "model loaded");
         let info = ModelInfo {
             id: r.name.clone(),
-            created: rfc3339_to_unix(&r.imported_at),
+            created: scif_registry::rfc3339_to_unix(&r.imported_at),
             owned_by: "scif".into(),
             context_length: engine.context_length(),
             architecture: r.architecture.clone(),
@@ -118,42 +118,5 @@ fn init_logging(level: &str, format: &str) {
         builder.json().init();
     } else {
         builder.init();
-    }
-}
-
-/// Parse the registry's `YYYY-MM-DDTHH:MM:SSZ` back to Unix seconds (0 if malformed).
-fn rfc3339_to_unix(s: &str) -> u64 {
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (Some(y), Some(m), Some(d), Some(hh), Some(mm), Some(ss)) = (
-        num(0..4),
-        num(5..7),
-        num(8..10),
-        num(11..13),
-        num(14..16),
-        num(17..19),
-    ) else {
-        return 0;
-    };
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_round_trip() {
-        assert_eq!(super::rfc3339_to_unix("1970-01-01T00:00:00Z"), 0);
-        assert_eq!(
-            super::rfc3339_to_unix("2026-11-29T10:04:56Z"),
-            1_795_946_696
-        );
-        assert_eq!(super::rfc3339_to_unix("garbage"), 0);
     }
 }
