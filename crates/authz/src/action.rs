@@ -20,11 +20,12 @@ pub enum Action {
     ManagePrincipals,
     ManagePolicies,
     ReadAudit,
+    ReadMetrics,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::InvokeModel,
         Action::ListModels,
         Action::ReadModel,
@@ -33,6 +34,7 @@ impl Action {
         Action::ManagePrincipals,
         Action::ManagePolicies,
         Action::ReadAudit,
+        Action::ReadMetrics,
     ];
 
     /// The stable name.
@@ -46,6 +48,7 @@ impl Action {
             Action::ManagePrincipals => "manage_principals",
             Action::ManagePolicies => "manage_policies",
             Action::ReadAudit => "read_audit",
+            Action::ReadMetrics => "read_metrics",
         }
     }
 
@@ -64,6 +67,8 @@ impl Action {
                     Action::ManagePrincipals => ResourceKind::Principal,
                     Action::ManagePolicies => ResourceKind::Policy,
                     Action::ReadAudit => ResourceKind::AuditTrail,
+                    // Operational telemetry belongs to the deployment as a whole.
+                    Action::ReadMetrics => ResourceKind::System,
                 }
     }
 }

@@ -99,6 +99,9 @@ pub enum DecisionReason {
     /// A policy failed to evaluate and no `forbid` applied: refused (fail closed), since the
     /// failing policy may have been a `forbid`, or the only `permit` meant to apply.
     PolicyError,
+    /// The credential used (an API key with scopes) does not cover the action, whatever the
+    /// principal itself may do.
+    OutOfScope,
 }
 
 impl fmt::Display for DecisionReason {
@@ -109,6 +112,7 @@ impl fmt::Display for DecisionReason {
             DecisionReason::NotApplicable => f.write_str("action does not apply to resource"),
             DecisionReason::NoPolicyPermits => f.write_str("no policy permits"),
             DecisionReason::ForbiddenByPolicy => f.write_str("forbidden by policy"),
+            DecisionReason::OutOfScope => f.write_str("credential scope does not cover the action"),
             DecisionReason::PolicyError => f.write_str("policy evaluation error"),
         }
     }

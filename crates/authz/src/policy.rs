@@ -20,7 +20,8 @@ use crate::AuthzError;
 /// - Actions `Scif::Action::"invoke_model"`, `"list_models"`, `"read_model"`,
 ///   `"manage_models"` (on models), `"manage_keys"` (keys), `"manage_principals"` (accounts),
 ///   `"manage_policies"` (policies), `"read_audit"` (the audit trail); each also applies to
-///   `Scif::System`. The context is empty.
+///   `Scif::System`. `"read_metrics"` (operational telemetry) applies to `Scif::System` only.
+///   The context is empty.
 pub const SCHEMA: &str = r#"
 namespace Scif {
   entity Group;
@@ -45,6 +46,7 @@ namespace Scif {
   action "manage_principals" appliesTo { principal: [Principal], resource: [Account, System] };
   action "manage_policies" appliesTo { principal: [Principal], resource: [Policy, System] };
   action "read_audit" appliesTo { principal: [Principal], resource: [AuditTrail, System] };
+  action "read_metrics" appliesTo { principal: [Principal], resource: [System] };
 }
 "#;
 
@@ -70,6 +72,9 @@ permit (
 
 @id("auditors-read-audit")
 permit (principal in Scif::Group::"auditors", action == Scif::Action::"read_audit", resource);
+
+@id("operators-read-metrics")
+permit (principal in Scif::Group::"operators", action == Scif::Action::"read_metrics", resource);
 "#;
 
 /// Parses the schema.

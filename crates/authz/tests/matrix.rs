@@ -23,6 +23,7 @@ fn applies(action: Action, kind: ResourceKind) -> bool {
         Action::ManagePrincipals => &[Principal, System],
         Action::ManagePolicies => &[Policy, System],
         Action::ReadAudit => &[AuditTrail, System],
+        Action::ReadMetrics => &[System],
     };
     kinds.contains(&kind)
 }

@@ -28,8 +28,30 @@ fn default_policies_load_with_their_ids() {
     let authz = Authorizer::new(label("TOP SECRET//SI/TK//NOFORN"), DEFAULT_POLICIES).unwrap();
     assert_eq!(
         authz.policy_ids(),
-        ["admins-all", "auditors-read-audit", "models-use"]
+        [
+            "admins-all",
+            "auditors-read-audit",
+            "models-use",
+            "operators-read-metrics"
+        ]
     );
+}
+
+#[test]
+fn operators_read_metrics_and_nothing_else() {
+    let authz = Authorizer::new(label("SECRET"), DEFAULT_POLICIES).unwrap();
+    let operator = Principal::service("prometheus", label("UNCLASSIFIED"), "USA", true)
+        .with_group("operators");
+    let user = Principal::person("u", label("UNCLASSIFIED"), "USA", true);
+    let system = Resource::system();
+    assert!(
+        authz
+            .decide(&operator, Action::ReadMetrics, &system)
+            .allowed
+    );
+    assert!(!authz.decide(&user, Action::ReadMetrics, &system).allowed);
+    assert!(!authz.decide(&operator, Action::ManageKeys, &system).allowed);
+    assert!(!authz.decide(&operator, Action::ReadAudit, &system).allowed);
 }
 
 #[test]
@@ -286,7 +308,8 @@ fn action_and_kind_names_are_stable() {
             "manage_keys",
             "manage_principals",
             "manage_policies",
-            "read_audit"
+            "read_audit",
+            "read_metrics"
         ]
     );
     for a in Action::ALL {

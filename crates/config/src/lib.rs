@@ -31,7 +31,84 @@ pub struct Config {
     pub storage: StorageConfig,
     pub engine: EngineConfig,
     pub security: SecurityConfig,
+    pub tls: TlsConfig,
+    pub oidc: OidcConfig,
     pub log: LogConfig,
+}
+
+/// TLS for the listener, and client certificates (mTLS) as an identity source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Server certificate chain (PEM). Empty: serve plain HTTP (only sensible on loopback or
+    /// behind a TLS-terminating proxy inside the enclave).
+    pub cert_file: String,
+    /// Server private key (PEM).
+    pub key_file: String,
+    /// CA bundle (PEM) that client certificates must chain to.
+    pub client_ca_file: String,
+    /// Certificate revocation lists (PEM or DER); a revoked client certificate fails the
+    /// handshake.
+    pub crl_files: Vec<String>,
+    /// "none", "optional" (verified when sent; callers may use API keys or tokens instead) or
+    /// "required" (no connection without a valid client certificate).
+    pub client_auth: String,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: String::new(),
+            key_file: String::new(),
+            client_ca_file: String::new(),
+            crl_files: Vec::new(),
+            client_auth: "none".into(),
+        }
+    }
+}
+
+/// OIDC/JWT bearer tokens as an identity source. Keys come from a JWKS file: an air-gapped
+/// site has no identity provider to fetch them from at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// Required `iss`. Empty: OIDC is off.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// JWKS file holding the issuer's public keys (RS256, ES256, EdDSA).
+    pub jwks_file: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Claim naming the principal.
+    pub subject_claim: String,
+    /// Claim holding the clearance as a banner marking; empty or absent: UNCLASSIFIED.
+    pub clearance_claim: String,
+    /// Claim holding the ISO 3166 trigraph nationality; empty or absent: none.
+    pub nationality_claim: String,
+    /// Boolean claim for US-person status; empty or absent: false.
+    pub us_person_claim: String,
+    /// Claim holding a list of groups (and releasability groups such as FVEY).
+    pub groups_claim: String,
+    /// Claim holding a list of accesses such as PHI.
+    pub accesses_claim: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audience: String::new(),
+            jwks_file: String::new(),
+            leeway_secs: 60,
+            subject_claim: "sub".into(),
+            clearance_claim: String::new(),
+            nationality_claim: String::new(),
+            us_person_claim: String::new(),
+            groups_claim: String::new(),
+            accesses_claim: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,12 +117,16 @@ pub struct SecurityConfig {
     /// The highest label of data this deployment is accredited for, as a banner marking
     /// (e.g. "SECRET//NOFORN"). Models labelled above it are refused at import and at start.
     pub system_high: String,
+    /// The label of a request's input when the caller declares none (`x-scif-input-label`).
+    /// Empty: the caller's clearance, the conservative choice.
+    pub default_input_label: String,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
             system_high: "UNCLASSIFIED".into(),
+            default_input_label: String::new(),
         }
     }
 }
@@ -232,6 +313,55 @@ impl Config {
             return invalid(
                 "security.system_high",
                 &format!("not a valid banner marking: {e}"),
+            );
+        }
+        if !self.security.default_input_label.is_empty() {
+            match scif_labels::Label::parse_banner(&self.security.default_input_label) {
+                Err(e) => {
+                    return invalid(
+                        "security.default_input_label",
+                        &format!("not a valid banner marking: {e}"),
+                    )
+                }
+                Ok(l) if !self.system_high().dominates(&l) => {
+                    return invalid(
+                        "security.default_input_label",
+                        "is above security.system_high",
+                    )
+                }
+                Ok(_) => {}
+            }
+        }
+        if !matches!(
+            self.tls.client_auth.as_str(),
+            "none" | "optional" | "required"
+        ) {
+            return invalid(
+                "tls.client_auth",
+                "expected \"none\", \"optional\" or \"required\"",
+            );
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            return invalid(
+                "tls.cert_file",
+                "tls.cert_file and tls.key_file are set together",
+            );
+        }
+        if self.tls.client_auth != "none" && self.tls.cert_file.is_empty() {
+            return invalid("tls.client_auth", "client certificates need tls.cert_file");
+        }
+        if self.tls.client_auth != "none" && self.tls.client_ca_file.is_empty() {
+            return invalid(
+                "tls.client_ca_file",
+                "client certificates need a CA bundle to verify them against",
+            );
+        }
+        if !self.oidc.issuer.is_empty()
+            && (self.oidc.audience.is_empty() || self.oidc.jwks_file.is_empty())
+        {
+            return invalid(
+                "oidc.issuer",
+                "OIDC needs oidc.audience and oidc.jwks_file as well",
             );
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -22,6 +22,12 @@ pub struct ChatArgs {
     /// Most tokens per answer
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
+    /// API key (or OIDC token) sent as `Authorization: Bearer`
+    #[arg(long, env = "SCIF_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// Label of what you type, sent as x-scif-input-label [default: your clearance]
+    #[arg(long)]
+    input_label: Option<String>,
 }
 
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
@@ -55,7 +61,18 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
             "model": args.model, "messages": messages, "stream": true,
             "temperature": args.temperature, "max_tokens": args.max_tokens,
         });
-        let resp = client.post(&url).json(&body).send().await?;
+        let mut req = client.post(&url).bearer_auth(&args.api_key).json(&body);
+        if let Some(l) = &args.input_label {
+            req = req.header("x-scif-input-label", l);
+        }
+        let resp = req.send().await?;
+        if let Some(label) = resp
+            .headers()
+            .get("x-scif-label")
+            .and_then(|v| v.to_str().ok())
+        {
+            let _ = writeln!(stdout, "[{label}]");
+        }
         if !resp.status().is_success() {
             let status = resp.status();
             let v: Value = resp.json().await.unwrap_or(Value::Null);

@@ -1,6 +1,8 @@
 //! `scif`: the one binary. This file is only the command line; each command lives in its own
 //! module and the work is done by the library crates.
 
+mod access;
+mod admin;
 mod chat;
 mod models;
 mod serve;
@@ -26,6 +28,15 @@ enum Command {
     /// Manage the model registry in the data directory
     #[command(subcommand)]
     Models(ModelsCmd),
+    /// Manage principals: the people and services that may call scif
+    #[command(subcommand)]
+    Principals(admin::PrincipalsCmd),
+    /// Manage API keys
+    #[command(subcommand)]
+    Keys(admin::KeysCmd),
+    /// Show, check and set the Cedar authorization policies
+    #[command(subcommand)]
+    Policies(admin::PoliciesCmd),
     /// Chat with a model on a running server, streaming, in the terminal
     Chat(chat::ChatArgs),
     /// Configuration tools
@@ -79,6 +90,14 @@ enum ModelsCmd {
     /// Remove a model from the registry (and its file, if no other name uses it)
     Remove {
         name: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a model's classification label (within security.system_high)
+    Label {
+        name: String,
+        /// The new label, as a banner marking
+        label: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -154,7 +173,15 @@ fn main() -> ExitCode {
                 ModelsCmd::List { json, common } => models::list(&common, json).await,
                 ModelsCmd::Remove { name, common } => models::remove(&common, &name).await,
                 ModelsCmd::Verify { common } => models::verify(&common).await,
+                ModelsCmd::Label {
+                    name,
+                    label,
+                    common,
+                } => admin::label_model(&common, &name, &label).await,
             },
+            Command::Principals(c) => admin::principals(c).await,
+            Command::Keys(c) => admin::keys(c).await,
+            Command::Policies(c) => admin::policies(c).await,
             Command::Chat(a) => chat::run(a).await,
             Command::Config(ConfigCmd::Check { file }) => {
                 let file = file.unwrap_or_else(|| PathBuf::from("scif.toml"));

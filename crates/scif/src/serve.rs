@@ -76,16 +76,50 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         cfg.server.retry_after_secs,
     )));
 
+    let access = Arc::new(crate::access::open(&cfg, store.clone()).await?);
+    if let Some(key) = access.bootstrap().await? {
+        // Shown on the terminal once, never logged: the log may be shipped elsewhere.
+        crate::out(format!(
+            "\nscif: first start. Created the administrator {:?} (clearance {}).\n\
+             Its API key is shown this once; store it now:\n\n    {}\n\n\
+             Use it as `Authorization: Bearer <key>` (OPENAI_API_KEY for OpenAI clients).\n\
+             More principals and keys: `scif principals --help`, `scif keys --help`.\n",
+            key.record.principal_id,
+            access.system_high().banner(),
+            key.secret.expose()
+        ));
+        tracing::warn!(principal = %key.record.principal_id, key_id = %key.record.id, "first start: bootstrap administrator created; its key was printed to standard output");
+    }
+    let tls = crate::access::tls(&cfg)?;
+
     let addr = cfg.listen_addr();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(listen = %listener.local_addr()?, "serving the OpenAI API");
-    let state = AppState::new(cfg, providers, store.clone())?;
-    scif_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
+    let state = AppState::new(cfg, providers, store.clone(), access)?;
+    let refresher = tokio::spawn(refresh(state.clone()));
+    scif_server::serve(listener, state, tls, shutdown_signal()).await?;
+    refresher.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Picks up what the CLI changes in the data directory while the server runs: a new policy set
+/// version, and model labels.
+async fn refresh(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.access.reload_policies_if_changed().await {
+            tracing::warn!(error = %e, "cannot reload policies");
+        }
+        if let Err(e) = state.refresh_model_labels().await {
+            tracing::warn!(error = %e, "cannot refresh model labels");
+        }
+    }
 }
 
 async fn shutdown_signal() {

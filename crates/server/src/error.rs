@@ -19,6 +19,15 @@ pub enum ApiError {
     ModelNotFound(String),
     /// 404: no such route.
     UnknownRoute(String),
+    /// 404: no such record in the admin API (or the caller may not see it).
+    NotFound(String),
+    /// 401: no credential, or one that did not verify. The message is the same for every
+    /// failure, so it tells an attacker nothing.
+    Unauthenticated,
+    /// 403: authenticated, and refused. The message names the action, never a label or policy.
+    Forbidden(String),
+    /// 409: the record already exists.
+    Conflict(String),
     /// 405
     MethodNotAllowed(String),
     /// 413
@@ -43,7 +52,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) | ApiError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -71,6 +85,32 @@ impl ApiError {
                 "invalid_request_error",
                 Some("model".into()),
                 Some("model_not_found"),
+            ),
+            ApiError::NotFound(what) => (
+                format!("No such {what}."),
+                "invalid_request_error",
+                None,
+                Some("not_found"),
+            ),
+            ApiError::Unauthenticated => (
+                "Missing, invalid or expired credentials. Send an API key or token as \
+                 `Authorization: Bearer ...`."
+                    .into(),
+                "invalid_request_error",
+                None,
+                Some("invalid_api_key"),
+            ),
+            ApiError::Forbidden(m) => (
+                m.clone(),
+                "invalid_request_error",
+                None,
+                Some("permission_denied"),
+            ),
+            ApiError::Conflict(what) => (
+                format!("{what} already exists."),
+                "invalid_request_error",
+                None,
+                Some("conflict"),
             ),
             ApiError::UnknownRoute(r) => (
                 format!("Unknown request URL: {r}."),
@@ -108,6 +148,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), axum::Json(self.openai_body())).into_response();
+        if let ApiError::Unauthenticated = self {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scif\""),
+            );
+        }
         if let ApiError::Overloaded { retry_after_secs } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -158,6 +204,18 @@ mod tests {
                 "invalid_request_error",
             ),
             (ApiError::PayloadTooLarge(10), 413, "invalid_request_error"),
+            (ApiError::Unauthenticated, 401, "invalid_request_error"),
+            (
+                ApiError::Forbidden("no".into()),
+                403,
+                "invalid_request_error",
+            ),
+            (
+                ApiError::NotFound("key".into()),
+                404,
+                "invalid_request_error",
+            ),
+            (ApiError::Conflict("x".into()), 409, "invalid_request_error"),
             (
                 ApiError::Overloaded {
                     retry_after_secs: 2,

@@ -4,7 +4,10 @@
 //!
 //! The request path is the layer chain in [`router`]; read it first.
 
+pub mod admin;
+pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod metrics;
 pub mod openai;
@@ -13,6 +16,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -21,7 +25,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
+use scif_access::Access;
 use scif_config::Config;
+use scif_labels::Label;
 use scif_provider::{ModelInfo, ModelLoad, Provider};
 use scif_store::Store;
 use tower::ServiceBuilder;
@@ -76,6 +82,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub providers: Arc<Providers>,
     pub store: Store,
+    pub access: Arc<Access>,
+    /// Each served model's label, as the registry holds it (kept current by
+    /// [`AppState::refresh_model_labels`] and the admin API).
+    pub model_labels: Arc<RwLock<BTreeMap<String, Label>>>,
     pub metrics: metrics::Metrics,
     pub shutting_down: Arc<AtomicBool>,
 }
@@ -85,15 +95,80 @@ impl AppState {
         config: Config,
         providers: Providers,
         store: Store,
+        access: Arc<Access>,
     ) -> Result<Self, prometheus::Error> {
+        // Until the registry says otherwise, a model's label is what its provider reported;
+        // one that does not parse is taken as the highest label there is (fail closed).
+        let labels = providers
+            .models()
+            .into_iter()
+            .map(|m| {
+                let label = Label::parse_banner(&m.label).unwrap_or_else(|_| top_label());
+                (m.id, label)
+            })
+            .collect();
         Ok(Self {
             config: Arc::new(config),
             providers: Arc::new(providers),
             store,
+            access,
+            model_labels: Arc::new(RwLock::new(labels)),
             metrics: metrics::Metrics::new()?,
             shutting_down: Arc::new(AtomicBool::new(false)),
         })
     }
+
+    /// The label of a served model; `None` when no provider serves it.
+    pub fn model_label(&self, model: &str) -> Option<Label> {
+        let labels = match self.model_labels.read() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        labels.get(model).cloned()
+    }
+
+    pub fn set_model_label(&self, model: &str, label: Label) {
+        let mut labels = match self.model_labels.write() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(slot) = labels.get_mut(model) {
+            *slot = label;
+        }
+    }
+
+    /// Re-reads served models' labels from the registry (the CLI may have changed one). A
+    /// label that no longer parses, or that is above the system high, makes the model
+    /// unreachable (the highest label) until it is fixed.
+    pub async fn refresh_model_labels(&self) -> Result<(), scif_store::StoreError> {
+        let system_high = self.config.system_high();
+        for record in self.store.list_models().await? {
+            if self.model_label(&record.name).is_none() {
+                continue;
+            }
+            let label = match Label::parse_banner(&record.label) {
+                Ok(l) if system_high.dominates(&l) => l,
+                _ => top_label(),
+            };
+            if self.model_label(&record.name).as_ref() != Some(&label) {
+                tracing::info!(model = %record.name, "model label changed in the registry");
+                self.set_model_label(&record.name, label);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A label no principal dominates in practice: TOP SECRET with every SCI system scif knows,
+/// NOFORN. Used where a label cannot be read, so that nothing is released on a bad record.
+fn top_label() -> Label {
+    let mut l = Label::new(scif_labels::Level::TopSecret);
+    for system in scif_labels::SCI_SYSTEMS {
+        if let Ok(next) = l.clone().with_sci(system, &["UNREADABLE"]) {
+            l = next;
+        }
+    }
+    l.with_releasability(scif_labels::Releasability::NoForn)
 }
 
 /// The whole request path. Layers run top to bottom on the way in:
@@ -102,12 +177,15 @@ impl AppState {
 ///    the server's, for correlating logs and, later, audit records) and the response carries it;
 /// 2. panic guard: a bug answers 500 in the OpenAI shape instead of dropping the connection;
 /// 3. access log and metrics, by route template and status (never bodies);
-/// 4. body limit: larger bodies are refused with 413 before they are buffered;
-/// 5. routing to the dialect handlers, which translate to the provider-neutral request and
-///    call the provider that serves the model.
+/// 4. authentication ([`auth::authenticate`]): headers a client could impersonate with are
+///    stripped, then every route but `/healthz` and `/readyz` needs a verified caller (401
+///    otherwise, before routing, so unknown routes are not revealed either);
+/// 5. body limit: larger bodies are refused with 413 before they are buffered;
+/// 6. routing to the handlers, each of which authorizes its action on its resource through
+///    [`scif_access::Access::authorize`] (deny by default) before doing anything, then
+///    translates to the provider-neutral request and calls the provider that serves the model.
 ///
-/// Identity, authorization, guardrails and audit (later issues) slot in as layers between 3 and
-/// 4, in that order for the way in, so that nothing reaches a handler unauthenticated.
+/// Guardrails and audit (later issues) slot in after authentication.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let api = Router::new()
@@ -117,9 +195,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::handler))
+        .nest("/admin/v1", admin::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     api.layer(
@@ -164,25 +244,20 @@ async fn method_not_allowed(req: Request) -> ApiError {
 }
 
 /// Serve until `shutdown` resolves; then stop accepting, give in-flight requests the configured
-/// grace period, and cancel whatever is still generating.
+/// grace period, and cancel whatever is still generating. With `tls`, connections are TLS
+/// (and client certificates, when configured, are verified in the handshake).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    tls: Option<Arc<scif_tls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
     let flag = state.shutting_down.clone();
     let providers = state.providers.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Without TCP_NODELAY a keep-alive client waits ~40 ms per small response (Nagle plus
-    // delayed ACK); axum does not set it by default.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let app = router(state);
+    let shutdown = async move {
         shutdown.await;
         flag.store(true, Ordering::SeqCst);
         tracing::info!(
@@ -190,7 +265,26 @@ pub async fn serve(
             "shutting down: no new connections, finishing in-flight requests"
         );
         let _ = began_tx.send(());
-    });
+    };
+    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+        match tls {
+            Some(config) => Box::pin(scif_tls::serve_tls(listener, app, config, shutdown)),
+            None => {
+                // Without TCP_NODELAY a keep-alive client waits ~40 ms per small response
+                // (Nagle plus delayed ACK); axum does not set it by default.
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                    }
+                });
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                Box::pin(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                })
+            }
+        };
     let mut handle = tokio::spawn(async move { server.await });
     tokio::select! {
         r = &mut handle => return r.map_err(std::io::Error::other)?,

@@ -118,7 +118,12 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+/// Metrics name models, so they are not public: the caller needs `read_metrics`.
+pub async fn handler(
+    State(state): State<AppState>,
+    caller: crate::auth::CallerExt,
+) -> Result<impl IntoResponse, crate::error::ApiError> {
+    crate::guard::system(&state, &caller, scif_authz::Action::ReadMetrics)?;
     for (model, load) in state.providers.loads() {
         state
             .metrics
@@ -131,8 +136,8 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
             .with_label_values(&[&model])
             .set(load.active as i64);
     }
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
-    )
+    ))
 }

@@ -3,6 +3,10 @@
 //!
 //! This crate holds records only; it does not interpret model files or speak HTTP.
 
+mod identity;
+
+pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord};
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -20,6 +24,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("model {0:?} already exists")]
     ModelExists(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
 }
 
 /// One imported model as the registry records it.
@@ -46,7 +54,7 @@ pub struct ModelRecord {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     data_dir: PathBuf,
 }
 
@@ -153,6 +161,16 @@ impl Store {
     }
 
     /// Whether another record still uses a model file (files are shared by digest).
+    /// Sets a model's label (a canonical banner); `false` when there is no such model.
+    pub async fn set_model_label(&self, name: &str, label: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE models SET label = ? WHERE name = ?")
+            .bind(label)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     pub async fn file_in_use(&self, file_name: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM models WHERE file_name = ?")
             .bind(file_name)

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,11 +13,15 @@ use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingP
 
 use super::types::*;
 use super::OpenAiJson;
+use crate::auth::CallerExt;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{guard, AppState};
+use scif_authz::Action;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
+    caller: CallerExt,
+    headers: HeaderMap,
     OpenAiJson(req): OpenAiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
     let stream = req.stream.unwrap_or(false);
@@ -33,6 +38,15 @@ pub async fn chat_completions(
     }
     let chat = validate(req)?;
     let model = chat.model.clone();
+    let model_label = guard::model(&state, &caller, Action::InvokeModel, &model)?;
+    // The embedded engine runs inside this deployment, so it is accredited to the system high.
+    let flow = guard::flow(
+        &state,
+        &caller,
+        &headers,
+        &model_label,
+        &state.config.system_high(),
+    )?;
     let provider = state
         .providers
         .for_model(&model)
@@ -43,13 +57,14 @@ pub async fn chat_completions(
     let created = unix_now();
     let metrics = state.metrics.clone();
     let events = observe(events, model.clone(), started, metrics);
-    if stream {
-        Ok(sse(events, id, created, model, include_usage).into_response())
+    let mut resp = if stream {
+        sse(events, id, created, model, include_usage).into_response()
     } else {
-        complete(events, id, created, model)
-            .await
-            .map(|c| Json(c).into_response())
-    }
+        Json(complete(events, id, created, model).await?).into_response()
+    };
+    let (name, value) = flow.header();
+    resp.headers_mut().insert(name, value);
+    Ok(resp)
 }
 
 /// Turn an OpenAI request into a provider request, with OpenAI's validation rules.

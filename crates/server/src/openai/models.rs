@@ -2,12 +2,14 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use scif_authz::Action;
 use serde_json::{json, Value};
 
+use crate::auth::CallerExt;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{guard, AppState};
 
-fn model_json(m: &scif_provider::ModelInfo) -> Value {
+fn model_json(m: &scif_provider::ModelInfo, label: &scif_labels::Label) -> Value {
     json!({
         "id": m.id,
         "object": "model",
@@ -20,24 +22,35 @@ fn model_json(m: &scif_provider::ModelInfo) -> Value {
         "parameter_count": m.parameter_count,
         "sha256": m.sha256,
         "license": m.license,
-        "label": m.label,
+        "label": label.banner(),
     })
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    let data: Vec<Value> = state.providers.models().iter().map(model_json).collect();
+/// Only the models the caller may list: one above the caller's clearance is simply absent.
+pub async fn list(State(state): State<AppState>, caller: CallerExt) -> Json<Value> {
+    let data: Vec<Value> = state
+        .providers
+        .models()
+        .iter()
+        .filter_map(|m| {
+            let label = guard::model(&state, &caller, Action::ListModels, &m.id).ok()?;
+            Some(model_json(m, &label))
+        })
+        .collect();
     Json(json!({"object": "list", "data": data}))
 }
 
 pub async fn get(
     State(state): State<AppState>,
+    caller: CallerExt,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let label = guard::model(&state, &caller, Action::ReadModel, &id)?;
     state
         .providers
         .models()
         .iter()
         .find(|m| m.id == id)
-        .map(|m| Json(model_json(m)))
+        .map(|m| Json(model_json(m, &label)))
         .ok_or(ApiError::ModelNotFound(id))
 }

@@ -1,0 +1,566 @@
+//! Admin operations on principals, keys, policies and model labels, shared by the HTTP admin
+//! API and the CLI so that both enforce the same rules.
+//!
+//! Over HTTP the actor is a verified [`Caller`] and every operation is authorized like any
+//! other request (mandatory label rules, then policy). The CLI acts as the
+//! [`Actor::LocalOperator`]: whoever can read the data directory can already read every key
+//! hash and policy, so the CLI is the host administrator's break-glass and bootstrap path; it
+//! skips the policy check but not the invariants (no clearance above system high, valid
+//! markings, valid policies).
+//!
+//! A record the actor's clearance does not dominate is reported as not found, never as
+//! forbidden, so an administrator does not learn of principals above their own clearance.
+
+use std::collections::BTreeSet;
+
+use scif_authz::{Action, Decision, DecisionReason, Resource, ResourceKind};
+use scif_identity::ApiKeySecret;
+use scif_labels::Label;
+use scif_store::{ApiKeyRow, PolicyVersion, PrincipalRecord, StoreError};
+use serde::Deserialize;
+
+use crate::{unix_now, Access, Caller};
+
+/// Who is acting.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Caller(&'a Caller),
+    /// The CLI, run by someone with access to the data directory.
+    LocalOperator,
+}
+
+impl Actor<'_> {
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Caller(c) => c.principal.id.clone(),
+            Actor::LocalOperator => "local operator".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+    /// The decision behind a refusal, for the audit trail.
+    #[error("{}", .0.denial_message())]
+    Denied(Box<Decision>),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Exists(what) | StoreError::ModelExists(what) => AdminError::Conflict(what),
+            other => AdminError::Store(other),
+        }
+    }
+}
+
+/// A new principal, as the admin API and CLI accept it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrincipal {
+    pub id: String,
+    #[serde(default = "person")]
+    pub kind: String,
+    /// A banner marking; at most the system high.
+    pub clearance: String,
+    /// ISO 3166 trigraph.
+    pub nationality: String,
+    pub us_person: bool,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub accesses: Vec<String>,
+}
+
+fn person() -> String {
+    "person".to_owned()
+}
+
+/// Changes to a principal; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalPatch {
+    pub kind: Option<String>,
+    pub clearance: Option<String>,
+    pub nationality: Option<String>,
+    pub us_person: Option<bool>,
+    pub groups: Option<Vec<String>>,
+    pub accesses: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+}
+
+/// A new API key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub principal: String,
+    /// Action names the key is limited to; empty means every action the principal may take.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Seconds until the key expires; `None` means it does not.
+    pub expires_in_secs: Option<u64>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A created key: the record and the secret, which is shown this once.
+pub struct CreatedKey {
+    pub record: ApiKeyRow,
+    pub secret: ApiKeySecret,
+}
+
+/// The administrator created on a fresh install.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+impl Access {
+    fn check(
+        &self,
+        actor: Actor<'_>,
+        action: Action,
+        resource: &Resource,
+        what: &str,
+    ) -> Result<(), AdminError> {
+        let Actor::Caller(caller) = actor else {
+            return Ok(());
+        };
+        let d = self.authorize(caller, action, resource);
+        match d.reason {
+            DecisionReason::Permitted => Ok(()),
+            DecisionReason::Mandatory(_) => Err(AdminError::NotFound(what.to_owned())),
+            _ => Err(AdminError::Denied(Box::new(d))),
+        }
+    }
+
+    fn clearance_within_system_high(&self, text: &str) -> Result<Label, AdminError> {
+        let label = Label::parse_banner(text)
+            .map_err(|e| AdminError::Invalid(format!("clearance: {e}")))?;
+        if !self.system_high().dominates(&label) {
+            return Err(AdminError::Invalid(
+                "clearance is above this deployment's system high".into(),
+            ));
+        }
+        Ok(label)
+    }
+
+    fn account(record: &PrincipalRecord) -> Resource {
+        let label = Label::parse_banner(&record.clearance).unwrap_or_else(|_| {
+            // An unreadable stored clearance is treated as the highest possible, so only
+            // the local operator can repair it.
+            Label::new(scif_labels::Level::TopSecret)
+        });
+        Resource::new(ResourceKind::Principal, &record.id, label)
+    }
+
+    async fn principal_record(
+        &self,
+        actor: Actor<'_>,
+        action: Action,
+        id: &str,
+    ) -> Result<PrincipalRecord, AdminError> {
+        let what = format!("principal {id:?}");
+        let record = self
+            .store
+            .get_principal(id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        self.check(actor, action, &Self::account(&record), &what)?;
+        Ok(record)
+    }
+
+    pub async fn list_principals(
+        &self,
+        actor: Actor<'_>,
+    ) -> Result<Vec<PrincipalRecord>, AdminError> {
+        if let Actor::Caller(_) = actor {
+            self.check(
+                actor,
+                Action::ManagePrincipals,
+                &Resource::system(),
+                "principals",
+            )?;
+        }
+        let all = self.store.list_principals().await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                self.check(actor, Action::ManagePrincipals, &Self::account(r), "")
+                    .is_ok()
+            })
+            .collect())
+    }
+
+    pub async fn get_principal(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+    ) -> Result<PrincipalRecord, AdminError> {
+        self.principal_record(actor, Action::ManagePrincipals, id)
+            .await
+    }
+
+    pub async fn create_principal(
+        &self,
+        actor: Actor<'_>,
+        new: NewPrincipal,
+    ) -> Result<PrincipalRecord, AdminError> {
+        let record = PrincipalRecord {
+            id: new.id,
+            kind: new.kind,
+            clearance: new.clearance,
+            nationality: new.nationality,
+            us_person: new.us_person,
+            groups: new.groups,
+            accesses: new.accesses,
+            disabled: false,
+            created_at: scif_registry::now_rfc3339(),
+        };
+        let record = self.validated(record)?;
+        // No granting a clearance one does not hold: the new account's label is its clearance.
+        self.check(
+            actor,
+            Action::ManagePrincipals,
+            &Self::account(&record),
+            &format!("principal {:?}", record.id),
+        )
+        .map_err(not_found_is_forbidden)?;
+        self.store.insert_principal(&record).await?;
+        Ok(record)
+    }
+
+    pub async fn update_principal(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+        patch: PrincipalPatch,
+    ) -> Result<PrincipalRecord, AdminError> {
+        let mut record = self
+            .principal_record(actor, Action::ManagePrincipals, id)
+            .await?;
+        if let Some(v) = patch.kind {
+            record.kind = v;
+        }
+        if let Some(v) = patch.clearance {
+            record.clearance = v;
+        }
+        if let Some(v) = patch.nationality {
+            record.nationality = v;
+        }
+        if let Some(v) = patch.us_person {
+            record.us_person = v;
+        }
+        if let Some(v) = patch.groups {
+            record.groups = v;
+        }
+        if let Some(v) = patch.accesses {
+            record.accesses = v;
+        }
+        if let Some(v) = patch.disabled {
+            record.disabled = v;
+        }
+        let record = self.validated(record)?;
+        self.check(
+            actor,
+            Action::ManagePrincipals,
+            &Self::account(&record),
+            &format!("principal {id:?}"),
+        )
+        .map_err(not_found_is_forbidden)?;
+        if !self.store.update_principal(&record).await? {
+            return Err(AdminError::NotFound(format!("principal {id:?}")));
+        }
+        Ok(record)
+    }
+
+    /// Deletes a principal and every key it holds.
+    pub async fn delete_principal(&self, actor: Actor<'_>, id: &str) -> Result<(), AdminError> {
+        self.principal_record(actor, Action::ManagePrincipals, id)
+            .await?;
+        if let Actor::Caller(c) = actor {
+            if c.principal.id == id {
+                return Err(AdminError::Invalid(
+                    "a principal cannot delete itself".into(),
+                ));
+            }
+        }
+        self.store.delete_principal(id).await?;
+        Ok(())
+    }
+
+    /// Checks every field and returns the record with its clearance in canonical form.
+    fn validated(&self, mut r: PrincipalRecord) -> Result<PrincipalRecord, AdminError> {
+        if !valid_id(&r.id) {
+            return Err(AdminError::Invalid(
+                "id: 1 to 128 characters from letters, digits and . _ @ -".into(),
+            ));
+        }
+        if !matches!(r.kind.as_str(), "person" | "service") {
+            return Err(AdminError::Invalid(
+                "kind: expected \"person\" or \"service\"".into(),
+            ));
+        }
+        r.clearance = self.clearance_within_system_high(&r.clearance)?.banner();
+        let n = &r.nationality;
+        if !(n.len() == 3 && n.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(AdminError::Invalid(
+                "nationality: an ISO 3166 trigraph such as USA or GBR".into(),
+            ));
+        }
+        for (field, list) in [("groups", &mut r.groups), ("accesses", &mut r.accesses)] {
+            if let Some(bad) = list.iter().find(|g| !valid_id(g)) {
+                return Err(AdminError::Invalid(format!(
+                    "{field}: {bad:?} is not a valid name"
+                )));
+            }
+            let unique: BTreeSet<String> = list.drain(..).collect();
+            list.extend(unique);
+        }
+        Ok(r)
+    }
+
+    /// Creates a key for `new.principal`; the secret is in the result and nowhere else.
+    pub async fn create_key(
+        &self,
+        actor: Actor<'_>,
+        new: NewKey,
+    ) -> Result<CreatedKey, AdminError> {
+        let owner = self
+            .principal_record(actor, Action::ManageKeys, &new.principal)
+            .await?;
+        let mut scopes: BTreeSet<String> = BTreeSet::new();
+        for s in &new.scopes {
+            if s.parse::<Action>().is_err() {
+                return Err(AdminError::Invalid(format!(
+                    "scopes: {s:?} is not an action (one of {})",
+                    Action::ALL.map(|a| a.as_str()).join(", ")
+                )));
+            }
+            scopes.insert(s.clone());
+        }
+        if scopes.is_empty() {
+            scopes.insert("*".to_owned());
+        }
+        if new.description.len() > 256 {
+            return Err(AdminError::Invalid("description: at most 256 bytes".into()));
+        }
+        let now = unix_now();
+        let expires_at = match new.expires_in_secs {
+            Some(0) => {
+                return Err(AdminError::Invalid(
+                    "expires_in_secs: must be at least 1".into(),
+                ))
+            }
+            Some(s) => Some(now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
+            None => None,
+        };
+        let generated = self.keys.generate();
+        let record = ApiKeyRow {
+            id: generated.id.to_string(),
+            principal_id: owner.id,
+            hash: generated.hash.as_bytes().to_vec(),
+            scopes: scopes.into_iter().collect(),
+            description: new.description,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.insert_api_key(&record).await?;
+        Ok(CreatedKey {
+            record,
+            secret: generated.secret,
+        })
+    }
+
+    /// Keys (never their secrets), of one principal or of every principal the actor manages.
+    pub async fn list_keys(
+        &self,
+        actor: Actor<'_>,
+        principal: Option<&str>,
+    ) -> Result<Vec<ApiKeyRow>, AdminError> {
+        if let Some(p) = principal {
+            self.principal_record(actor, Action::ManageKeys, p).await?;
+        } else if let Actor::Caller(_) = actor {
+            self.check(actor, Action::ManageKeys, &Resource::system(), "keys")?;
+        }
+        let keys = self.store.list_api_keys(principal).await?;
+        let mut visible = Vec::with_capacity(keys.len());
+        for k in keys {
+            if self
+                .principal_record(actor, Action::ManageKeys, &k.principal_id)
+                .await
+                .is_ok()
+            {
+                visible.push(k);
+            }
+        }
+        Ok(visible)
+    }
+
+    pub async fn revoke_key(&self, actor: Actor<'_>, id: &str) -> Result<ApiKeyRow, AdminError> {
+        let what = format!("key {id:?}");
+        let key = self
+            .store
+            .get_api_key(id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        self.principal_record(actor, Action::ManageKeys, &key.principal_id)
+            .await
+            .map_err(|e| match e {
+                AdminError::NotFound(_) => AdminError::NotFound(what.clone()),
+                other => other,
+            })?;
+        self.store.revoke_api_key(id, unix_now()).await?;
+        self.store
+            .get_api_key(id)
+            .await?
+            .ok_or(AdminError::NotFound(what))
+    }
+
+    fn policy_resource() -> Resource {
+        Resource::new(ResourceKind::Policy, "policies", Label::unclassified())
+    }
+
+    pub async fn get_policies(&self, actor: Actor<'_>) -> Result<PolicyVersion, AdminError> {
+        self.check(
+            actor,
+            Action::ManagePolicies,
+            &Self::policy_resource(),
+            "policies",
+        )?;
+        self.store
+            .current_policies()
+            .await?
+            .ok_or_else(|| AdminError::NotFound("policies".into()))
+    }
+
+    /// Validates `text` against the schema (Cedar's diagnostics on failure), stores it as a
+    /// new version and puts it in force.
+    pub async fn set_policies(
+        &self,
+        actor: Actor<'_>,
+        text: &str,
+    ) -> Result<PolicyVersion, AdminError> {
+        self.check(
+            actor,
+            Action::ManagePolicies,
+            &Self::policy_resource(),
+            "policies",
+        )?;
+        let authorizer = scif_authz::Authorizer::new(self.system_high().clone(), text)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let created_at = scif_registry::now_rfc3339();
+        let by = actor.name();
+        let version = self.store.insert_policies(text, &created_at, &by).await?;
+        self.install(version, authorizer);
+        Ok(PolicyVersion {
+            version,
+            text: text.to_owned(),
+            created_at,
+            created_by: by,
+        })
+    }
+
+    /// Relabels an imported model. The actor must be able to manage the model at its present
+    /// label and at the new one, and the new label must be within the system high.
+    pub async fn set_model_label(
+        &self,
+        actor: Actor<'_>,
+        model: &str,
+        label: &str,
+    ) -> Result<Label, AdminError> {
+        let what = format!("model {model:?}");
+        let record = self
+            .store
+            .get_model(model)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        let current = Label::parse_banner(&record.label)
+            .unwrap_or_else(|_| Label::new(scif_labels::Level::TopSecret));
+        self.check(
+            actor,
+            Action::ManageModels,
+            &Resource::model(model, current),
+            &what,
+        )?;
+        let new =
+            Label::parse_banner(label).map_err(|e| AdminError::Invalid(format!("label: {e}")))?;
+        if !self.system_high().dominates(&new) {
+            return Err(AdminError::Invalid(
+                "label is above this deployment's system high".into(),
+            ));
+        }
+        self.check(
+            actor,
+            Action::ManageModels,
+            &Resource::model(model, new.clone()),
+            &what,
+        )
+        .map_err(not_found_is_forbidden)?;
+        if !self.store.set_model_label(model, &new.banner()).await? {
+            return Err(AdminError::NotFound(what));
+        }
+        Ok(new)
+    }
+
+    /// On a store with no principals, creates the administrator `admin` (cleared to the system
+    /// high, US person, group `admins`) and one key for it, and returns the key's secret to be
+    /// shown once. Does nothing (returns `None`) on any later start.
+    pub async fn bootstrap(&self) -> Result<Option<CreatedKey>, AdminError> {
+        if self.store.count_principals().await? > 0 {
+            return Ok(None);
+        }
+        let admin = NewPrincipal {
+            id: BOOTSTRAP_ADMIN.to_owned(),
+            kind: "person".to_owned(),
+            clearance: self.system_high().banner(),
+            nationality: "USA".to_owned(),
+            us_person: true,
+            groups: vec!["admins".to_owned()],
+            accesses: Vec::new(),
+        };
+        match self.create_principal(Actor::LocalOperator, admin).await {
+            Ok(_) => {}
+            // Another process bootstrapped first.
+            Err(AdminError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let key = self
+            .create_key(
+                Actor::LocalOperator,
+                NewKey {
+                    principal: BOOTSTRAP_ADMIN.to_owned(),
+                    description: "bootstrap".to_owned(),
+                    ..NewKey::default()
+                },
+            )
+            .await?;
+        Ok(Some(key))
+    }
+}
+
+/// When creating or raising something, the actor already knows what they asked for; a label
+/// refusal there is a plain 403.
+fn not_found_is_forbidden(e: AdminError) -> AdminError {
+    match e {
+        AdminError::NotFound(_) => {
+            AdminError::Forbidden("that label is not one you may assign".into())
+        }
+        other => other,
+    }
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+}

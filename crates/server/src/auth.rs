@@ -1,0 +1,155 @@
+//! Authentication on every request: nothing is trusted for where it comes from.
+//!
+//! The layer strips every header a client could use to pass itself off as someone else (a
+//! proxy's identity headers, scif's own `x-scif-*` except the input label a caller declares),
+//! then asks [`scif_access::Access::authenticate`] to verify what was presented: an
+//! `Authorization: Bearer` API key or OIDC token, or the client certificate the TLS layer
+//! verified. The verified [`Caller`] goes into the request's extensions for the handlers,
+//! which authorize their own action on their own resource.
+//!
+//! Only `/healthz` and `/readyz` are open (orchestrators probe them without credentials; they
+//! reveal nothing but up or down). A failure answers 401 with one message for every cause;
+//! the log gets the reason code and the source address, never the credential.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use scif_access::{Caller, ClientCert, Presented};
+use scif_tls::PeerIdentity;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Paths served without credentials.
+const PUBLIC_PATHS: &[&str] = &["/healthz", "/readyz"];
+
+/// The one `x-scif-*` header a client may send: the label it declares for its input.
+pub const INPUT_LABEL_HEADER: &str = "x-scif-input-label";
+
+/// Identity headers set by authenticating proxies elsewhere; scif authenticates every request
+/// itself and never believes them.
+const IMPERSONATION_HEADERS: &[&str] = &[
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-forwarded-client-cert",
+    "x-remote-user",
+    "x-remote-group",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-data",
+    "x-ssl-client-cert",
+    "x-client-cert",
+    "remote-user",
+];
+
+/// Removes every header that could claim an identity, a label or a decision.
+pub fn strip_impersonation_headers(headers: &mut HeaderMap) {
+    let doomed: Vec<header::HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let n = name.as_str();
+            (n.starts_with("x-scif-") && n != INPUT_LABEL_HEADER)
+                || IMPERSONATION_HEADERS.contains(&n)
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(&name);
+    }
+}
+
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    strip_impersonation_headers(req.headers_mut());
+    if PUBLIC_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let peer = req.extensions().get::<PeerIdentity>().cloned();
+    let authorization = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(s) => Some(s.to_owned()),
+            Err(_) => {
+                tracing::info!(%source, reason = "malformed", "authentication failed");
+                return ApiError::Unauthenticated.into_response();
+            }
+        },
+    };
+    let presented = Presented {
+        authorization: authorization.as_deref(),
+        client_cert: peer.as_ref().map(|p| ClientCert {
+            identity: &p.identity,
+            subject: &p.subject,
+            fingerprint: &p.fingerprint_sha256,
+        }),
+    };
+    match state.access.authenticate(&presented).await {
+        Ok(caller) => {
+            tracing::debug!(%source, principal = %caller.principal.id, method = caller.method.name(), "authenticated");
+            req.extensions_mut().insert(Arc::new(caller));
+            next.run(req).await
+        }
+        Err(e) if e.is_callers() => {
+            let key_id = authorization
+                .as_deref()
+                .and_then(|a| a.split_once(' '))
+                .and_then(|(_, t)| state.access.api_keys().key_id(t.trim()));
+            tracing::info!(%source, reason = e.reason(), key_id = key_id.as_ref().map(|k| k.as_str()), client_cert = peer.as_ref().map(|p| p.subject.as_str()), "authentication failed");
+            ApiError::Unauthenticated.into_response()
+        }
+        Err(e) => {
+            // The store could not be read: refuse (fail closed), and say so in the log.
+            tracing::error!(%source, error = %e, "authentication unavailable");
+            ApiError::Unavailable("authentication is unavailable; try again later".into())
+                .into_response()
+        }
+    }
+}
+
+/// The verified caller the layer above stored; handlers take it as an extractor.
+pub type CallerExt = axum::Extension<Arc<Caller>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impersonation_headers_are_stripped_and_the_input_label_kept() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-scif-principal", "admin"),
+            ("X-Scif-Clearance", "TOP SECRET"),
+            ("x-scif-label", "UNCLASSIFIED"),
+            ("x-forwarded-user", "admin"),
+            ("x-forwarded-client-cert", "Hash=..."),
+            ("x-scif-input-label", "SECRET"),
+            ("authorization", "Bearer x"),
+            ("content-type", "application/json"),
+        ] {
+            h.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        strip_impersonation_headers(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["authorization", "content-type", "x-scif-input-label"]
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Authorization and label flow for the handlers of every dialect, so that OpenAI, Bedrock and
+//! admin routes enforce the same rules through the same code.
+
+use axum::http::{HeaderMap, HeaderValue};
+use scif_access::Caller;
+use scif_authz::{Action, DecisionReason, Resource};
+use scif_labels::Label;
+
+use crate::auth::INPUT_LABEL_HEADER;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The response header carrying the label of what the response contains.
+pub const OUTPUT_LABEL_HEADER: &str = "x-scif-label";
+
+/// Authorizes `action` on a served model and returns the model's label. A model the caller's
+/// clearance does not dominate answers exactly like a model that does not exist (404), so its
+/// existence is not revealed; a policy refusal is a 403.
+pub fn model(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    model: &str,
+) -> Result<Label, ApiError> {
+    let Some(label) = state.model_label(model) else {
+        return Err(ApiError::ModelNotFound(model.to_owned()));
+    };
+    let d = state
+        .access
+        .authorize(caller, action, &Resource::model(model, label.clone()));
+    match d.reason {
+        DecisionReason::Permitted => Ok(label),
+        DecisionReason::Mandatory(_) => Err(ApiError::ModelNotFound(model.to_owned())),
+        _ => Err(ApiError::Forbidden(d.denial_message())),
+    }
+}
+
+/// Whether a model appears in a listing for `caller`.
+pub fn model_visible(state: &AppState, caller: &Caller, model: &str) -> bool {
+    self::model(state, caller, Action::ListModels, model).is_ok()
+}
+
+/// Authorizes an action on the deployment as a whole (metrics, for instance).
+pub fn system(state: &AppState, caller: &Caller, action: Action) -> Result<(), ApiError> {
+    let d = state.access.authorize(caller, action, &Resource::system());
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(d.denial_message()))
+    }
+}
+
+/// The labels of one model invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub input: Label,
+    pub output: Label,
+}
+
+impl Flow {
+    /// The `x-scif-label` value for the response.
+    pub fn header(&self) -> (&'static str, HeaderValue) {
+        let value = HeaderValue::from_str(&self.output.banner())
+            .unwrap_or_else(|_| HeaderValue::from_static("UNREADABLE"));
+        (OUTPUT_LABEL_HEADER, value)
+    }
+}
+
+/// Information flow for a request to a model labelled `model_label`, served by an endpoint
+/// accredited to `accreditation`:
+///
+/// - the input's label is the one declared in `x-scif-input-label` (banner or portion form),
+///   else the configured default, else the caller's clearance; the caller must be able to
+///   hold it;
+/// - the endpoint must be accredited for it (no write down into a lower system);
+/// - the output's label is the join of the input's and the model's, and the caller must be
+///   able to receive it.
+pub fn flow(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    model_label: &Label,
+    accreditation: &Label,
+) -> Result<Flow, ApiError> {
+    let declared = match headers.get(INPUT_LABEL_HEADER) {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                ApiError::invalid(format!("{INPUT_LABEL_HEADER} is not valid text"), None)
+            })?;
+            let text = text.trim();
+            let parsed = if text.starts_with('(') {
+                Label::parse_portion(text)
+            } else {
+                Label::parse_banner(text)
+            };
+            Some(parsed.map_err(|e| {
+                ApiError::invalid(
+                    format!("{INPUT_LABEL_HEADER} is not a valid marking: {e}"),
+                    None,
+                )
+            })?)
+        }
+    };
+    let input = state
+        .access
+        .input_label(caller, declared.as_ref())
+        .map_err(|_| {
+            ApiError::Forbidden(
+                "The declared input label is not one you are cleared to hold.".into(),
+            )
+        })?;
+    if !accreditation.dominates(&input) {
+        return Err(ApiError::Forbidden(
+            "The input's label is above what this model endpoint is accredited for.".into(),
+        ));
+    }
+    let output = input.join(model_label);
+    if !state.access.may_receive(caller, &output) {
+        return Err(ApiError::Forbidden(
+            "The response would carry a label you are not cleared to receive.".into(),
+        ));
+    }
+    Ok(Flow { input, output })
+}
