@@ -49,6 +49,9 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
+        key_file = data_dir / "tester.key"
+        self.key = key_file.read_text().strip() if key_file.exists() else None
+        self.auth = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCIF_")}
         env.update({"SCIF_ENGINE_THREADS": "2", "SCIF_LOG_LEVEL": "info"})
         env.update(extra_env or {})
@@ -92,13 +95,27 @@ class Server:
         return self.proc.returncode
 
 
+def make_tester(d: Path, clearance: str = "UNCLASSIFIED", env=None) -> str:
+    """Creates the principal `tester` (an administrator and operator cleared to `clearance`)
+    and an API key for it through the CLI; the key goes to `d/tester.key`, where `Server`
+    finds it."""
+    d.mkdir(parents=True, exist_ok=True)
+    run_cli("principals", "create", "tester", "--clearance", clearance, "--group", "admins", "--group", "operators", "--data-dir", str(d), env=env)
+    key = run_cli("keys", "create", "--principal", "tester", "--description", "e2e", "--data-dir", str(d), env=env).stdout.strip()
+    assert key.startswith("scif_"), key
+    (d / "tester.key").write_text(key)
+    return key
+
+
 @pytest.fixture(scope="session")
 def data_dir():
-    """A data directory with the default model imported through the CLI."""
+    """A data directory with the default model imported through the CLI, and the `tester`
+    administrator's key."""
     with tempfile.TemporaryDirectory(prefix="scif-e2e-") as d:
         d = Path(d)
         out = run_cli("models", "import", model_file(), "--name", MODEL, "--data-dir", str(d)).stdout
         assert "imported smollm2-135m-instruct" in out
+        make_tester(d)
         yield d
 
 
@@ -114,12 +131,14 @@ def server(data_dir):
 def client(server):
     from openai import OpenAI
 
-    return OpenAI(base_url=f"{server.url}/v1", api_key="unused-until-the-identity-issue", max_retries=0, timeout=120)
+    return OpenAI(base_url=f"{server.url}/v1", api_key=server.key, max_retries=0, timeout=120)
 
 
-def metric(server_url: str, name: str, **labels) -> float:
+def metric(server, name: str, **labels) -> float:
     """Sum of a Prometheus metric's samples that carry the given labels."""
-    text = httpx.get(f"{server_url}/metrics", timeout=10).text
+    r = httpx.get(f"{server.url}/metrics", headers=server.auth, timeout=10)
+    assert r.status_code == 200, r.text
+    text = r.text
     total, found = 0.0, False
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):

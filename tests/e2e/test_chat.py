@@ -112,9 +112,9 @@ def test_models_list_and_get(client):
 
 def test_metrics_after_traffic(server, client):
     client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=3)
-    assert metric(server.url, "scif_http_requests_total", route="/v1/chat/completions", status="200") >= 1
-    assert metric(server.url, "scif_completion_tokens_total", model=MODEL) >= 3
-    assert metric(server.url, "scif_time_to_first_token_seconds_count", model=MODEL) >= 1
-    assert metric(server.url, "scif_http_request_duration_seconds_count", route="/v1/chat/completions") >= 1
-    assert metric(server.url, "scif_queue_depth", model=MODEL) == 0
-    assert metric(server.url, "scif_active_sequences", model=MODEL) >= 0
+    assert metric(server, "scif_http_requests_total", route="/v1/chat/completions", status="200") >= 1
+    assert metric(server, "scif_completion_tokens_total", model=MODEL) >= 3
+    assert metric(server, "scif_time_to_first_token_seconds_count", model=MODEL) >= 1
+    assert metric(server, "scif_http_request_duration_seconds_count", route="/v1/chat/completions") >= 1
+    assert metric(server, "scif_queue_depth", model=MODEL) == 0
+    assert metric(server, "scif_active_sequences", model=MODEL) >= 0

@@ -7,8 +7,9 @@ import pytest
 from conftest import MODEL, SYSTEM
 
 
-def post(server, body, **kw):
-    return httpx.post(f"{server.url}/v1/chat/completions", timeout=60, **({"content": body} if isinstance(body, (str, bytes)) else {"json": body}), **kw)
+def post(server, body, headers=None, **kw):
+    headers = {**server.auth, **(headers or {})}
+    return httpx.post(f"{server.url}/v1/chat/completions", timeout=60, headers=headers, **({"content": body} if isinstance(body, (str, bytes)) else {"json": body}), **kw)
 
 
 def assert_openai_error(r, status, param=None, code=None, contains=None):
@@ -86,8 +87,8 @@ def test_body_over_the_limit_is_413(server):
 
 
 def test_unknown_route_and_method(server):
-    assert_openai_error(httpx.get(f"{server.url}/v1/nothing-here"), 404)
-    assert_openai_error(httpx.get(f"{server.url}/v1/chat/completions"), 405)
+    assert_openai_error(httpx.get(f"{server.url}/v1/nothing-here", headers=server.auth), 404)
+    assert_openai_error(httpx.get(f"{server.url}/v1/chat/completions", headers=server.auth), 405)
 
 
 def test_garbage_does_not_hurt_the_server(server, client):
@@ -101,6 +102,6 @@ def test_garbage_does_not_hurt_the_server(server, client):
 
 
 def test_request_ids_are_the_servers(server):
-    r = httpx.get(f"{server.url}/v1/models", headers={"x-request-id": "spoofed"})
+    r = httpx.get(f"{server.url}/v1/models", headers={"x-request-id": "spoofed", **server.auth})
     assert r.headers["x-request-id"] != "spoofed"
     assert len(r.headers["x-request-id"]) >= 32

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import json
+import re
 import math
 import shutil
 import threading
@@ -10,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import MODEL, SYSTEM, Server, metric, model_file, run_cli, sse_events
+from conftest import MODEL, SYSTEM, Server, make_tester, metric, model_file, run_cli, sse_events
 
 LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me a very long story about a dragon."}], "max_tokens": 400, "temperature": 0.8, "seed": 3}
 
@@ -44,7 +45,7 @@ def test_full_queue_answers_429_with_retry_after(data_dir):
     s = Server(data_dir, extra_env={"SCIF_ENGINE_MAX_BATCH": "1", "SCIF_ENGINE_MAX_QUEUE": "1", "SCIF_SERVER_RETRY_AFTER_SECS": "2"}).wait_ready()
     try:
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            futs = [pool.submit(httpx.post, f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 60}, timeout=300) for _ in range(6)]
+            futs = [pool.submit(httpx.post, f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 60}, headers=s.auth, timeout=300) for _ in range(6)]
             results = [f.result() for f in futs]
         codes = sorted(r.status_code for r in results)
         assert codes.count(200) >= 2, codes
@@ -57,14 +58,14 @@ def test_full_queue_answers_429_with_retry_after(data_dir):
         assert s.stop() == 0
 
 
-def completed_tokens(url: str) -> float:
-    v = metric(url, "scif_completion_tokens_total", model=MODEL)
+def completed_tokens(server) -> float:
+    v = metric(server, "scif_completion_tokens_total", model=MODEL)
     return 0.0 if math.isnan(v) else v  # absent until a first generation completes
 
 
 def test_client_disconnect_cancels_generation(server):
-    before = completed_tokens(server.url)
-    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={**LONG, "max_tokens": 2000, "stream": True}, timeout=60) as r:
+    before = completed_tokens(server)
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={**LONG, "max_tokens": 2000, "stream": True}, headers=server.auth, timeout=60) as r:
         assert r.status_code == 200
         got = 0
         for line in r.iter_lines():
@@ -74,12 +75,12 @@ def test_client_disconnect_cancels_generation(server):
                 break
     # The sequence leaves the batch at the next step; it never reaches 2000 tokens.
     deadline = time.monotonic() + 20
-    while metric(server.url, "scif_active_sequences", model=MODEL) != 0:
+    while metric(server, "scif_active_sequences", model=MODEL) != 0:
         assert time.monotonic() < deadline, "the abandoned generation is still running"
         time.sleep(0.1)
     time.sleep(0.5)
     # A cancelled generation reports no Done event, so it adds nothing to completed-token counts.
-    assert completed_tokens(server.url) - before < 2000
+    assert completed_tokens(server) - before < 2000
 
 
 def stream_in_background(s: Server, max_tokens: int):
@@ -88,13 +89,13 @@ def stream_in_background(s: Server, max_tokens: int):
     events = []
 
     def consume():
-        with httpx.stream("POST", f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": max_tokens, "stream": True}, timeout=120) as r:
+        with httpx.stream("POST", f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": max_tokens, "stream": True}, headers=s.auth, timeout=120) as r:
             events.extend(sse_events(r))
 
     t = threading.Thread(target=consume)
     t.start()
     deadline = time.monotonic() + 30
-    while metric(s.url, "scif_active_sequences", model=MODEL) != 1:
+    while metric(s, "scif_active_sequences", model=MODEL) != 1:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     return t, events
@@ -187,7 +188,7 @@ def test_terminal_chat_streams_an_answer(server):
     from conftest import scif_bin
 
     proc = subprocess.run(
-        [scif_bin(), "chat", MODEL, "--url", server.url, "--temperature", "0"],
+        [scif_bin(), "chat", MODEL, "--url", server.url, "--temperature", "0", "--api-key", server.key],
         input="What is the capital of France?\n/exit\n",
         capture_output=True,
         text=True,
@@ -195,7 +196,7 @@ def test_terminal_chat_streams_an_answer(server):
     )
     assert proc.returncode == 0, proc.stderr
     assert "The capital of France is Paris." in proc.stdout
-    proc = subprocess.run([scif_bin(), "chat", "no-such-model", "--url", server.url], input="hi\n", capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([scif_bin(), "chat", "no-such-model", "--url", server.url, "--api-key", server.key], input="hi\n", capture_output=True, text=True, timeout=60)
     assert "error 404" in proc.stdout
 
 
@@ -217,9 +218,10 @@ def test_model_labels_and_system_high(tmp_path):
     listed = json.loads(run_cli("models", "list", "--json", "--data-dir", str(d), env=high).stdout)
     assert listed[0]["label"] == "SECRET//NOFORN"
     # ...served with it...
+    make_tester(d, "SECRET//NOFORN", env=high)
     s = Server(d, extra_env={"SCIF_SECURITY_SYSTEM_HIGH": "SECRET//NOFORN"}).wait_ready()
     try:
-        assert httpx.get(f"{s.url}/v1/models/s").json()["label"] == "SECRET//NOFORN"
+        assert httpx.get(f"{s.url}/v1/models/s", headers=s.auth).json()["label"] == "SECRET//NOFORN"
     finally:
         assert s.stop() == 0
     # ...and a deployment whose system high is lower refuses to serve it at all.
@@ -227,3 +229,38 @@ def test_model_labels_and_system_high(tmp_path):
     assert s.proc.wait(timeout=60) != 0
     assert "above this deployment's system high" in s.logs()
     s.log.close()
+
+
+def test_first_start_prints_the_admin_key_once(tmp_path):
+    d = tmp_path / "fresh"
+    d.mkdir()
+
+    def start():
+        s = Server(d)
+        deadline = time.monotonic() + 60
+        while True:
+            assert s.proc.poll() is None, s.logs()
+            try:
+                if httpx.get(f"{s.url}/healthz", timeout=2).status_code == 200:
+                    return s
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+    s = start()
+    try:
+        keys = re.findall(r"^\s+(scif_[a-z2-7]+_[a-z2-7]+)\s*$", s.logs(), re.M)
+        assert len(keys) == 1, s.logs()
+        me = httpx.get(f"{s.url}/admin/v1/whoami", headers={"Authorization": f"Bearer {keys[0]}"}).json()
+        assert me["id"] == "admin" and me["groups"] == ["admins"]
+    finally:
+        assert s.stop() == 0
+    s = start()
+    try:
+        assert not re.search(r"scif_[a-z2-7]{16}_", s.logs()) and "first start" not in s.logs(), "printed on the first start only"
+        assert httpx.get(f"{s.url}/v1/models", headers={"Authorization": f"Bearer {keys[0]}"}).status_code == 200
+    finally:
+        assert s.stop() == 0
+    # The pepper that keys are hashed with is private to scif's user.
+    assert (d / "secrets" / "api-key-pepper").stat().st_mode & 0o777 == 0o600

@@ -152,13 +152,19 @@ impl Access {
         Ok(label)
     }
 
+    /// A principal's record as a resource, labelled with its clearance: managing an account
+    /// or its keys needs a clearance that dominates it.
     fn account(record: &PrincipalRecord) -> Resource {
+        Self::principal_resource(ResourceKind::Principal, record)
+    }
+
+    fn principal_resource(kind: ResourceKind, record: &PrincipalRecord) -> Resource {
         let label = Label::parse_banner(&record.clearance).unwrap_or_else(|_| {
             // An unreadable stored clearance is treated as the highest possible, so only
             // the local operator can repair it.
             Label::new(scif_labels::Level::TopSecret)
         });
-        Resource::new(ResourceKind::Principal, &record.id, label)
+        Resource::new(kind, &record.id, label)
     }
 
     async fn principal_record(
@@ -173,7 +179,17 @@ impl Access {
             .get_principal(id)
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        self.check(actor, action, &Self::account(&record), &what)?;
+        // Keys are resources of their own kind, labelled like the account that holds them.
+        let kind = match action {
+            Action::ManageKeys => ResourceKind::Key,
+            _ => ResourceKind::Principal,
+        };
+        self.check(
+            actor,
+            action,
+            &Self::principal_resource(kind, &record),
+            &what,
+        )?;
         Ok(record)
     }
 

@@ -171,7 +171,7 @@ impl Access {
             return Err(AuthFailure::Rejected(AuthnError::InvalidCredentials));
         }
         if let Some(cert) = presented.client_cert {
-            let principal = self.enabled_principal(&cert.identity).await?;
+            let principal = self.enabled_principal(cert.identity).await?;
             return Ok(Caller {
                 principal,
                 method: AuthMethod::ClientCert {

@@ -275,6 +275,27 @@ async fn admins_cannot_see_or_grant_above_their_clearance() {
         .await,
         Err(AdminError::NotFound(_))
     ));
+    // Keys for principals within the admin's clearance: created, listed, revoked.
+    let k = a
+        .create_key(
+            actor,
+            NewKey {
+                principal: "u-user".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(login(&a, k.secret.expose()).await.is_ok());
+    let listed: Vec<String> = a
+        .list_keys(actor, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.principal_id)
+        .collect();
+    assert!(listed.contains(&"u-user".to_string()) && !listed.contains(&"ts-user".to_string()));
+    a.revoke_key(actor, &k.record.id).await.unwrap();
     // No granting a clearance one does not hold, nor raising someone to it.
     assert!(matches!(
         a.create_principal(actor, person("new", "TOP SECRET", "USA", &[]))

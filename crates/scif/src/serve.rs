@@ -15,6 +15,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = load_config(&args.common, args.listen.as_deref())?;
     init_logging(&cfg.log.level, &cfg.log.format);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.storage.data_dir.display(), "starting scif");
+    // Settings that can fail are checked before anything slow or anything printed once.
+    let tls = crate::access::tls(&cfg)?;
     let store = Store::open(&cfg.storage.data_dir).await?;
 
     let mut records = store.list_models().await?;
@@ -90,8 +92,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ));
         tracing::warn!(principal = %key.record.principal_id, key_id = %key.record.id, "first start: bootstrap administrator created; its key was printed to standard output");
     }
-    let tls = crate::access::tls(&cfg)?;
-
     let addr = cfg.listen_addr();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

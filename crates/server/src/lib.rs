@@ -285,7 +285,7 @@ pub async fn serve(
                 })
             }
         };
-    let mut handle = tokio::spawn(async move { server.await });
+    let mut handle = tokio::spawn(server);
     tokio::select! {
         r = &mut handle => return r.map_err(std::io::Error::other)?,
         _ = began_rx => {}
