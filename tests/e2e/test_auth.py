@@ -388,3 +388,21 @@ def test_no_secret_reaches_the_log(site, keys):
         assert k.split("_")[2] not in log
     assert site.key.split("_")[2] not in log.split("Use it as")[1], "the bootstrap key appears only in its one-time banner"
     assert "eyJ" not in log, "no JWT in the log"
+
+
+def test_phi_and_itar_handling_on_a_model(site, keys):
+    nurse = principal(site, "nurse", "UNCLASSIFIED", accesses=["PHI"])
+    admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": ["phi"]})
+    try:
+        assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["u"]).status_code == 404, "no PHI access"
+        assert call(site, "GET", f"/v1/models/{MODEL}", key=nurse).status_code == 200
+        r = call(site, "POST", "/v1/chat/completions", key=nurse, json=chat_body())
+        assert r.status_code == 200, r.text
+        admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": ["itar"]})
+        assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["gbr"]).status_code == 404, "ITAR: US persons only"
+        assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["u"]).status_code == 200
+        r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=site.key, json={"label": "UNCLASSIFIED", "handling": ["hipaa"]})
+        assert r.status_code == 400
+    finally:
+        admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": []})
+    assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["gbr"]).status_code == 200

@@ -485,13 +485,15 @@ impl Access {
         })
     }
 
-    /// Relabels an imported model. The actor must be able to manage the model at its present
-    /// label and at the new one, and the new label must be within the system high.
+    /// Relabels an imported model (and, when given, replaces its handling caveats). The actor
+    /// must be able to manage the model at its present label and at the new one, and the new
+    /// label must be within the system high.
     pub async fn set_model_label(
         &self,
         actor: Actor<'_>,
         model: &str,
         label: &str,
+        handling: Option<&[String]>,
     ) -> Result<Label, AdminError> {
         let what = format!("model {model:?}");
         let record = self
@@ -521,8 +523,15 @@ impl Access {
             &what,
         )
         .map_err(not_found_is_forbidden)?;
+        let handling = handling
+            .map(parse_handling)
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("handling: {e}")))?;
         if !self.store.set_model_label(model, &new.banner()).await? {
             return Err(AdminError::NotFound(what));
+        }
+        if let Some(h) = handling {
+            self.store.set_model_handling(model, &h).await?;
         }
         Ok(new)
     }
@@ -572,6 +581,42 @@ fn not_found_is_forbidden(e: AdminError) -> AdminError {
         }
         other => other,
     }
+}
+
+/// Handling caveats as stored: lowercase, known, each once, sorted.
+pub fn parse_handling(list: &[String]) -> Result<Vec<String>, String> {
+    let mut out = BTreeSet::new();
+    for h in list {
+        for part in h.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let part = part.to_ascii_lowercase();
+            if !matches!(part.as_str(), "itar" | "phi") {
+                return Err(format!("{part:?} is not a handling caveat (itar, phi)"));
+            }
+            out.insert(part);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Stored handling caveats as the authorizer's type; an unknown one fails closed by being
+/// treated as both.
+pub fn handling_of(list: &[String]) -> BTreeSet<scif_authz::Handling> {
+    let mut out = BTreeSet::new();
+    for h in list {
+        match h.as_str() {
+            "itar" => {
+                out.insert(scif_authz::Handling::Itar);
+            }
+            "phi" => {
+                out.insert(scif_authz::Handling::Phi);
+            }
+            _ => {
+                out.insert(scif_authz::Handling::Itar);
+                out.insert(scif_authz::Handling::Phi);
+            }
+        }
+    }
+    out
 }
 
 fn valid_id(s: &str) -> bool {

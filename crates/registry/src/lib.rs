@@ -53,13 +53,15 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RegistryError + '_ {
 }
 
 /// Copy `src` into the data directory, validate it as a GGUF model, and record it as `name`.
-/// Copy `src` into the data directory as model `name` with classification `label`, refusing a
-/// label that the deployment's `system_high` does not dominate.
+/// Copy `src` into the data directory as model `name` with classification `label` and handling
+/// caveats `handling` ("itar", "phi"), refusing a label that the deployment's `system_high` does
+/// not dominate.
 pub async fn import(
     store: &Store,
     src: &Path,
     name: &str,
     label: &Label,
+    handling: &[String],
     system_high: &Label,
 ) -> Result<ModelRecord, RegistryError> {
     if !valid_name(name) {
@@ -99,6 +101,7 @@ pub async fn import(
         source_name: meta.name,
         imported_at: now_rfc3339(),
         label: label.banner(),
+        handling: handling.to_vec(),
     };
     store.insert_model(&record).await?;
     Ok(record)
@@ -267,9 +270,16 @@ mod tests {
         let cui = Label::parse_banner("CUI").unwrap();
         let high = Label::parse_banner("CONFIDENTIAL").unwrap();
         for label in [&secret, &cui] {
-            let err = import(&store, Path::new("/nonexistent.gguf"), "m", label, &high)
-                .await
-                .unwrap_err();
+            let err = import(
+                &store,
+                Path::new("/nonexistent.gguf"),
+                "m",
+                label,
+                &[],
+                &high,
+            )
+            .await
+            .unwrap_err();
             assert!(matches!(err, RegistryError::AboveSystemHigh(_)), "{err}");
         }
     }
@@ -281,7 +291,9 @@ mod tests {
         let bogus = dir.path().join("bogus.gguf");
         std::fs::write(&bogus, b"GGUF but not really").unwrap();
         let u = Label::unclassified();
-        let err = import(&store, &bogus, "bogus", &u, &u).await.unwrap_err();
+        let err = import(&store, &bogus, "bogus", &u, &[], &u)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("invalid model file"), "{err}");
         assert!(store.list_models().await.unwrap().is_empty());
         assert_eq!(std::fs::read_dir(store.models_dir()).unwrap().count(), 0);

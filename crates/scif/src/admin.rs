@@ -385,9 +385,16 @@ pub async fn policies(cmd: PoliciesCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn label_model(common: &CommonArgs, name: &str, label: &str) -> anyhow::Result<()> {
+pub async fn label_model(
+    common: &CommonArgs,
+    name: &str,
+    label: &str,
+    handling: Option<&[String]>,
+) -> anyhow::Result<()> {
     let a = open(common).await?;
-    let l = a.set_model_label(Actor::LocalOperator, name, label).await?;
+    let l = a
+        .set_model_label(Actor::LocalOperator, name, label, handling)
+        .await?;
     out(format!("{name} is now labelled {}", l.banner()));
     Ok(())
 }

@@ -76,6 +76,10 @@ enum ModelsCmd {
         /// dominated by security.system_high
         #[arg(long, default_value = "UNCLASSIFIED")]
         label: String,
+        /// Handling caveat (repeatable): "itar" (US persons only) or "phi" (principals with the
+        /// PHI access only)
+        #[arg(long)]
+        handling: Vec<String>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -98,6 +102,9 @@ enum ModelsCmd {
         name: String,
         /// The new label, as a banner marking
         label: String,
+        /// Replace the handling caveats ("itar", "phi"; repeatable; "none" for none)
+        #[arg(long)]
+        handling: Vec<String>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -168,16 +175,25 @@ fn main() -> ExitCode {
                     file,
                     name,
                     label,
+                    handling,
                     common,
-                } => models::import(&common, &file, &name, &label).await,
+                } => models::import(&common, &file, &name, &label, &handling).await,
                 ModelsCmd::List { json, common } => models::list(&common, json).await,
                 ModelsCmd::Remove { name, common } => models::remove(&common, &name).await,
                 ModelsCmd::Verify { common } => models::verify(&common).await,
                 ModelsCmd::Label {
                     name,
                     label,
+                    handling,
                     common,
-                } => admin::label_model(&common, &name, &label).await,
+                } => {
+                    let handling: Option<Vec<String>> = match handling.as_slice() {
+                        [] => None,
+                        [none] if none == "none" => Some(Vec::new()),
+                        list => Some(list.to_vec()),
+                    };
+                    admin::label_model(&common, &name, &label, handling.as_deref()).await
+                }
             },
             Command::Principals(c) => admin::principals(c).await,
             Command::Keys(c) => admin::keys(c).await,

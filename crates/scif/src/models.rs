@@ -16,16 +16,24 @@ pub async fn import(
     file: &Path,
     name: &str,
     label: &str,
+    handling: &[String],
 ) -> anyhow::Result<()> {
     let cfg = load_config(common, None)?;
+    let handling = scif_access::admin::parse_handling(handling)
+        .map_err(|e| anyhow::anyhow!("--handling: {e}"))?;
     let label =
         scif_labels::Label::parse_banner(label).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
     let store = Store::open(&cfg.storage.data_dir).await?;
-    let m = scif_registry::import(&store, file, name, &label, &cfg.system_high()).await?;
+    let m =
+        scif_registry::import(&store, file, name, &label, &handling, &cfg.system_high()).await?;
     out(format!(
-        "imported {} [{}] ({}, {} parameters, {}, context {}, sha256 {})",
+        "imported {} [{}{}] ({}, {} parameters, {}, context {}, sha256 {})",
         m.name,
         m.label,
+        m.handling
+            .iter()
+            .map(|h| format!(", {}", h.to_uppercase()))
+            .collect::<String>(),
         m.architecture,
         m.parameter_count,
         m.quantization,

@@ -98,6 +98,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
     let state = AppState::new(cfg, providers, store.clone(), access)?;
+    state.refresh_model_labels().await?;
     let refresher = tokio::spawn(refresh(state.clone()));
     scif_server::serve(listener, state, tls, shutdown_signal()).await?;
     refresher.abort();

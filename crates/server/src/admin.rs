@@ -224,6 +224,8 @@ async fn set_policies(
 #[serde(deny_unknown_fields)]
 struct LabelBody {
     label: String,
+    /// Replaces the handling caveats ("itar", "phi") when present.
+    handling: Option<Vec<String>>,
 }
 
 async fn set_model_label(
@@ -234,9 +236,27 @@ async fn set_model_label(
 ) -> Result<Json<Value>, ApiError> {
     let label = state
         .access
-        .set_model_label(Actor::Caller(&caller), &id, &body.label)
+        .set_model_label(
+            Actor::Caller(&caller),
+            &id,
+            &body.label,
+            body.handling.as_deref(),
+        )
         .await?;
     state.set_model_label(&id, label.clone());
+    if let Err(e) = state.refresh_model_labels().await {
+        tracing::warn!(error = %e, "cannot refresh model labels");
+    }
     tracing::info!(actor = %caller.principal.id, model = %id, "model relabelled");
-    Ok(Json(json!({"id": id, "label": label.banner()})))
+    let handling: Vec<&str> = state
+        .model_handling(&id)
+        .iter()
+        .map(|h| match h {
+            scif_authz::Handling::Itar => "itar",
+            scif_authz::Handling::Phi => "phi",
+        })
+        .collect();
+    Ok(Json(
+        json!({"id": id, "label": label.banner(), "handling": handling}),
+    ))
 }

@@ -25,9 +25,9 @@ pub fn model(
     let Some(label) = state.model_label(model) else {
         return Err(ApiError::ModelNotFound(model.to_owned()));
     };
-    let d = state
-        .access
-        .authorize(caller, action, &Resource::model(model, label.clone()));
+    let mut resource = Resource::model(model, label.clone());
+    resource.handling = state.model_handling(model);
+    let d = state.access.authorize(caller, action, &resource);
     match d.reason {
         DecisionReason::Permitted => Ok(label),
         DecisionReason::Mandatory(_) => Err(ApiError::ModelNotFound(model.to_owned())),

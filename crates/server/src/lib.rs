@@ -12,7 +12,7 @@ pub mod health;
 pub mod metrics;
 pub mod openai;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use scif_access::Access;
+use scif_authz::Handling;
 use scif_config::Config;
 use scif_labels::Label;
 use scif_provider::{ModelInfo, ModelLoad, Provider};
@@ -86,6 +87,8 @@ pub struct AppState {
     /// Each served model's label, as the registry holds it (kept current by
     /// [`AppState::refresh_model_labels`] and the admin API).
     pub model_labels: Arc<RwLock<BTreeMap<String, Label>>>,
+    /// Each served model's handling caveats (ITAR, PHI), from the registry.
+    pub model_handling: Arc<RwLock<BTreeMap<String, BTreeSet<Handling>>>>,
     pub metrics: metrics::Metrics,
     pub shutting_down: Arc<AtomicBool>,
 }
@@ -113,6 +116,7 @@ impl AppState {
             store,
             access,
             model_labels: Arc::new(RwLock::new(labels)),
+            model_handling: Arc::new(RwLock::new(BTreeMap::new())),
             metrics: metrics::Metrics::new()?,
             shutting_down: Arc::new(AtomicBool::new(false)),
         })
@@ -127,6 +131,15 @@ impl AppState {
         labels.get(model).cloned()
     }
 
+    /// A served model's handling caveats.
+    pub fn model_handling(&self, model: &str) -> BTreeSet<Handling> {
+        let handling = match self.model_handling.read() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        handling.get(model).cloned().unwrap_or_default()
+    }
+
     pub fn set_model_label(&self, model: &str, label: Label) {
         let mut labels = match self.model_labels.write() {
             Ok(l) => l,
@@ -137,7 +150,8 @@ impl AppState {
         }
     }
 
-    /// Re-reads served models' labels from the registry (the CLI may have changed one). A
+    /// Re-reads served models' labels and handling caveats from the registry (at start, and
+    /// later because the CLI may have changed one). A
     /// label that no longer parses, or that is above the system high, makes the model
     /// unreachable (the highest label) until it is fixed.
     pub async fn refresh_model_labels(&self) -> Result<(), scif_store::StoreError> {
@@ -154,6 +168,12 @@ impl AppState {
                 tracing::info!(model = %record.name, "model label changed in the registry");
                 self.set_model_label(&record.name, label);
             }
+            let handling = scif_access::admin::handling_of(&record.handling);
+            let mut map = match self.model_handling.write() {
+                Ok(h) => h,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            map.insert(record.name.clone(), handling);
         }
         Ok(())
     }

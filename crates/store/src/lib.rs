@@ -50,6 +50,8 @@ pub struct ModelRecord {
     pub imported_at: String,
     /// The model's classification label, as a canonical banner marking.
     pub label: String,
+    /// Handling caveats beyond the label: "itar", "phi".
+    pub handling: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -107,7 +109,7 @@ impl Store {
     pub async fn insert_model(&self, m: &ModelRecord) -> Result<(), StoreError> {
         let r = sqlx::query(
             "INSERT INTO models (name, file_name, sha256, size_bytes, format, architecture, parameter_count, \
-             context_length, quantization, license, source_name, imported_at, label) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             context_length, quantization, license, source_name, imported_at, label, handling) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         )
         .bind(&m.name)
         .bind(&m.file_name)
@@ -122,6 +124,7 @@ impl Store {
         .bind(&m.source_name)
         .bind(&m.imported_at)
         .bind(&m.label)
+        .bind(serde_json::Value::from(m.handling.clone()).to_string())
         .execute(&self.pool)
         .await;
         match r {
@@ -171,6 +174,20 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Sets a model's handling caveats; `false` when there is no such model.
+    pub async fn set_model_handling(
+        &self,
+        name: &str,
+        handling: &[String],
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE models SET handling = ? WHERE name = ?")
+            .bind(serde_json::Value::from(handling.to_vec()).to_string())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     pub async fn file_in_use(&self, file_name: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM models WHERE file_name = ?")
             .bind(file_name)
@@ -200,6 +217,8 @@ fn row_to_model(r: &sqlx::sqlite::SqliteRow) -> Result<ModelRecord, StoreError> 
         source_name: r.try_get("source_name")?,
         imported_at: r.try_get("imported_at")?,
         label: r.try_get("label")?,
+        handling: serde_json::from_str(&r.try_get::<String, _>("handling")?)
+            .map_err(|e| StoreError::Corrupt(format!("models.handling: {e}")))?,
     })
 }
 
@@ -222,6 +241,7 @@ mod tests {
             source_name: None,
             imported_at: "2026-01-01T00:00:00Z".into(),
             label: "SECRET//NOFORN".into(),
+            handling: vec!["itar".into()],
         }
     }
 
