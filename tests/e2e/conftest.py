@@ -119,6 +119,16 @@ def data_dir():
         yield d
 
 
+@pytest.fixture
+def own_dir(tmp_path):
+    """A data directory of the test's own, for a server started beside the session's (one
+    server per data directory: the audit trail has one writer)."""
+    d = tmp_path / "own"
+    run_cli("models", "import", model_file(), "--name", MODEL, "--data-dir", str(d))
+    make_tester(d)
+    return d
+
+
 @pytest.fixture(scope="session")
 def server(data_dir):
     s = Server(data_dir).wait_ready()

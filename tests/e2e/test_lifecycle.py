@@ -41,8 +41,8 @@ def test_not_ready_without_models(tmp_path):
         assert s.stop() == 0
 
 
-def test_full_queue_answers_429_with_retry_after(data_dir):
-    s = Server(data_dir, extra_env={"SCIF_ENGINE_MAX_BATCH": "1", "SCIF_ENGINE_MAX_QUEUE": "1", "SCIF_SERVER_RETRY_AFTER_SECS": "2"}).wait_ready()
+def test_full_queue_answers_429_with_retry_after(own_dir):
+    s = Server(own_dir, extra_env={"SCIF_ENGINE_MAX_BATCH": "1", "SCIF_ENGINE_MAX_QUEUE": "1", "SCIF_SERVER_RETRY_AFTER_SECS": "2"}).wait_ready()
     try:
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             futs = [pool.submit(httpx.post, f"{s.url}/v1/chat/completions", json={**LONG, "max_tokens": 60}, headers=s.auth, timeout=300) for _ in range(6)]
@@ -101,8 +101,8 @@ def stream_in_background(s: Server, max_tokens: int):
     return t, events
 
 
-def test_sigterm_lets_inflight_streams_finish(data_dir):
-    s = Server(data_dir).wait_ready()
+def test_sigterm_lets_inflight_streams_finish(own_dir):
+    s = Server(own_dir).wait_ready()
     t, events = stream_in_background(s, max_tokens=40)
     assert s.stop() == 0
     t.join(timeout=60)
@@ -112,8 +112,8 @@ def test_sigterm_lets_inflight_streams_finish(data_dir):
     assert "shutting down" in s.logs()
 
 
-def test_sigterm_after_grace_cancels_long_streams(data_dir):
-    s = Server(data_dir, extra_env={"SCIF_SERVER_SHUTDOWN_GRACE_SECS": "1"}).wait_ready()
+def test_sigterm_after_grace_cancels_long_streams(own_dir):
+    s = Server(own_dir, extra_env={"SCIF_SERVER_SHUTDOWN_GRACE_SECS": "1"}).wait_ready()
     t, events = stream_in_background(s, max_tokens=3000)
     # Exit status 0 means it stopped by itself (stop() kills it only after 30 s, giving -9).
     assert s.stop() == 0
@@ -264,3 +264,11 @@ def test_first_start_prints_the_admin_key_once(tmp_path):
         assert s.stop() == 0
     # The pepper that keys are hashed with is private to scif's user.
     assert (d / "secrets" / "api-key-pepper").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_second_server_on_the_same_data_directory_is_refused(server):
+    s = Server(server.data_dir)
+    assert s.proc.wait(timeout=60) != 0
+    assert "in use by another scif process" in s.logs()
+    s.log.close()
+    assert httpx.get(f"{server.url}/v1/models", headers=server.auth).status_code == 200

@@ -123,6 +123,31 @@ pub struct CreatedKey {
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
 impl Access {
+    /// The local operator's changes are not seen by any request, so they are queued for the
+    /// server to append to the audit trail (the running server is its only writer).
+    async fn record_local(
+        &self,
+        actor: Actor<'_>,
+        action: Action,
+        resource: String,
+    ) -> Result<(), AdminError> {
+        let Actor::LocalOperator = actor else {
+            return Ok(());
+        };
+        let event = serde_json::json!({
+            "time": scif_registry::now_rfc3339(),
+            "principal": "local operator",
+            "auth_method": "local_operator",
+            "action": action.as_str(),
+            "resource": resource,
+            "decision": "allow",
+            "reasons": ["local_operator"],
+            "detail": {"via": "cli"},
+        });
+        self.store.push_audit_outbox(&event.to_string()).await?;
+        Ok(())
+    }
+
     fn check(
         &self,
         actor: Actor<'_>,
@@ -250,6 +275,12 @@ impl Access {
         )
         .map_err(not_found_is_forbidden)?;
         self.store.insert_principal(&record).await?;
+        self.record_local(
+            actor,
+            Action::ManagePrincipals,
+            format!("principal/{}", record.id),
+        )
+        .await?;
         Ok(record)
     }
 
@@ -294,6 +325,8 @@ impl Access {
         if !self.store.update_principal(&record).await? {
             return Err(AdminError::NotFound(format!("principal {id:?}")));
         }
+        self.record_local(actor, Action::ManagePrincipals, format!("principal/{id}"))
+            .await?;
         Ok(record)
     }
 
@@ -309,6 +342,8 @@ impl Access {
             }
         }
         self.store.delete_principal(id).await?;
+        self.record_local(actor, Action::ManagePrincipals, format!("principal/{id}"))
+            .await?;
         Ok(())
     }
 
@@ -390,6 +425,8 @@ impl Access {
             revoked_at: None,
         };
         self.store.insert_api_key(&record).await?;
+        self.record_local(actor, Action::ManageKeys, format!("key/{}", record.id))
+            .await?;
         Ok(CreatedKey {
             record,
             secret: generated.secret,
@@ -435,6 +472,8 @@ impl Access {
                 other => other,
             })?;
         self.store.revoke_api_key(id, unix_now()).await?;
+        self.record_local(actor, Action::ManageKeys, format!("key/{id}"))
+            .await?;
         self.store
             .get_api_key(id)
             .await?
@@ -477,6 +516,12 @@ impl Access {
         let by = actor.name();
         let version = self.store.insert_policies(text, &created_at, &by).await?;
         self.install(version, authorizer);
+        self.record_local(
+            actor,
+            Action::ManagePolicies,
+            format!("policies/v{version}"),
+        )
+        .await?;
         Ok(PolicyVersion {
             version,
             text: text.to_owned(),
@@ -533,6 +578,8 @@ impl Access {
         if let Some(h) = handling {
             self.store.set_model_handling(model, &h).await?;
         }
+        self.record_local(actor, Action::ManageModels, format!("model/{model}"))
+            .await?;
         Ok(new)
     }
 

@@ -33,7 +33,51 @@ pub struct Config {
     pub security: SecurityConfig,
     pub tls: TlsConfig,
     pub oidc: OidcConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+/// The audit trail: append-only, hash-chained, signed segments in a directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory of the segment files and the signing key; empty: `<data_dir>/audit`.
+    pub dir: String,
+    /// Name of this node in every record; empty: the host name.
+    pub node: String,
+    /// "fsync": an event is on disk before the response it describes is sent (concurrent
+    /// requests share one fsync). "interval": acknowledged once written, fsync'd every
+    /// `flush_interval_ms`; a power loss may lose that much acknowledged history.
+    pub durability: String,
+    /// With durability = "interval", the longest time between fsyncs.
+    pub flush_interval_ms: u64,
+    /// Start a new segment above this size.
+    pub segment_max_mb: u64,
+    /// Start a new segment after this long.
+    pub segment_max_age_hours: u64,
+    /// Sign a checkpoint after this many events...
+    pub checkpoint_every_events: u64,
+    /// ...or this many seconds, whichever comes first.
+    pub checkpoint_every_secs: u64,
+    /// What of prompts and completions is recorded: "none", "sha256", or "full" (the text, for
+    /// sites whose rules require it).
+    pub prompts: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            node: String::new(),
+            durability: "fsync".into(),
+            flush_interval_ms: 50,
+            segment_max_mb: 64,
+            segment_max_age_hours: 24,
+            checkpoint_every_events: 1000,
+            checkpoint_every_secs: 60,
+            prompts: "none".into(),
+        }
+    }
 }
 
 /// TLS for the listener, and client certificates (mTLS) as an identity source.
@@ -364,6 +408,18 @@ impl Config {
                 "OIDC needs oidc.audience and oidc.jwks_file as well",
             );
         }
+        if !matches!(self.audit.durability.as_str(), "fsync" | "interval") {
+            return invalid("audit.durability", "expected \"fsync\" or \"interval\"");
+        }
+        if !matches!(self.audit.prompts.as_str(), "none" | "sha256" | "full") {
+            return invalid("audit.prompts", "expected \"none\", \"sha256\" or \"full\"");
+        }
+        if self.audit.segment_max_mb == 0 || self.audit.checkpoint_every_events == 0 {
+            return invalid(
+                "audit.segment_max_mb",
+                "audit.segment_max_mb and audit.checkpoint_every_events must be at least 1",
+            );
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid("log.format", "expected \"text\" or \"json\"");
         }
@@ -375,6 +431,15 @@ impl Config {
             .listen
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The audit trail's directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        if self.audit.dir.is_empty() {
+            self.storage.data_dir.join("audit")
+        } else {
+            PathBuf::from(&self.audit.dir)
+        }
     }
 
     /// The deployment's system high (validated at load).

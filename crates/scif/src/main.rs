@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod audit;
 mod chat;
 mod models;
 mod serve;
@@ -37,6 +38,9 @@ enum Command {
     /// Show, check and set the Cedar authorization policies
     #[command(subcommand)]
     Policies(admin::PoliciesCmd),
+    /// Verify, query and export the audit trail (offline)
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Chat with a model on a running server, streaming, in the terminal
     Chat(chat::ChatArgs),
     /// Configuration tools
@@ -198,6 +202,7 @@ fn main() -> ExitCode {
             Command::Principals(c) => admin::principals(c).await,
             Command::Keys(c) => admin::keys(c).await,
             Command::Policies(c) => admin::policies(c).await,
+            Command::Audit(c) => audit::run(c).await,
             Command::Chat(a) => chat::run(a).await,
             Command::Config(ConfigCmd::Check { file }) => {
                 let file = file.unwrap_or_else(|| PathBuf::from("scif.toml"));

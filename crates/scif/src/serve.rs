@@ -78,6 +78,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         cfg.server.retry_after_secs,
     )));
 
+    let auditor = crate::audit::open_trail(&cfg)?;
     let access = Arc::new(crate::access::open(&cfg, store.clone()).await?);
     if let Some(key) = access.bootstrap().await? {
         // Shown on the terminal once, never logged: the log may be shipped elsewhere.
@@ -97,11 +98,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
-    let state = AppState::new(cfg, providers, store.clone(), access)?;
+    let mut state = AppState::new(cfg, providers, store.clone(), access)?;
+    state.auditor = Some(auditor.clone());
     state.refresh_model_labels().await?;
+    crate::audit::lifecycle(&auditor, "server_start", &state).await?;
+    scif_server::audit::drain_outbox(&auditor, &store)
+        .await
+        .map_err(|e| anyhow::anyhow!("moving queued admin events into the audit trail: {e}"))?;
     let refresher = tokio::spawn(refresh(state.clone()));
-    scif_server::serve(listener, state, tls, shutdown_signal()).await?;
+    scif_server::serve(listener, state.clone(), tls, shutdown_signal()).await?;
     refresher.abort();
+    crate::audit::lifecycle(&auditor, "server_stop", &state).await?;
+    let trail = auditor.trail.clone();
+    drop(state);
+    tokio::task::spawn_blocking(move || trail.close()).await??;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -119,6 +129,11 @@ async fn refresh(state: AppState) {
         }
         if let Err(e) = state.refresh_model_labels().await {
             tracing::warn!(error = %e, "cannot refresh model labels");
+        }
+        if let Some(auditor) = &state.auditor {
+            if let Err(e) = scif_server::audit::drain_outbox(auditor, &state.store).await {
+                tracing::error!(error = %e, "cannot move queued admin events into the audit trail");
+            }
         }
     }
 }

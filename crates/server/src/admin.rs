@@ -20,6 +20,7 @@ use scif_store::ApiKeyRow;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::openai::OpenAiJson;
@@ -28,6 +29,7 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/whoami", get(whoami))
+        .route("/audit", get(read_audit))
         .route("/principals", get(list_principals).post(create_principal))
         .route(
             "/principals/{id}",
@@ -39,6 +41,102 @@ pub fn routes() -> Router<AppState> {
         .route("/keys/{id}", axum::routing::delete(revoke_key))
         .route("/policies", get(get_policies).put(set_policies))
         .route("/models/{id}/label", put(set_model_label))
+        .layer(axum::middleware::from_fn(note_admin_action))
+}
+
+/// Names the audited action of an admin request from its path; the decision comes from the
+/// outcome (the operations authorize themselves in `scif_access::admin`).
+async fn note_admin_action(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(slot) = req.extensions().get::<Slot>() {
+        let path = req.uri().path().trim_start_matches('/');
+        let path = path.strip_prefix("admin/v1/").unwrap_or(path);
+        let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+        let action = match first {
+            "principals" => "manage_principals",
+            "keys" => "manage_keys",
+            "policies" => "manage_policies",
+            "models" => "manage_models",
+            "audit" => "read_audit",
+            "whoami" => "whoami",
+            _ => "admin",
+        };
+        let resource = match (first, rest) {
+            ("models", rest) => format!("model/{}", rest.trim_end_matches("/label")),
+            (kind, "") => kind.to_owned(),
+            (kind, id) => format!("{}/{id}", kind.trim_end_matches('s')),
+        };
+        slot.update(|e| {
+            e.action = Some(action.into());
+            e.resource = Some(resource);
+            e.detail
+                .insert("method".into(), req.method().as_str().into());
+        });
+    }
+    next.run(req).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    from_time: Option<String>,
+    to_time: Option<String>,
+    principal: Option<String>,
+    action: Option<String>,
+    decision: Option<String>,
+    label: Option<String>,
+    request_id: Option<String>,
+    after_seq: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Audit records, filtered and paged (`after_seq` from the last page's `next_after_seq`).
+/// The trail holds everything up to the system high, so reading it needs `read_audit` on a
+/// resource labelled at the system high. This read is itself recorded.
+async fn read_audit(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let resource = scif_authz::Resource::new(
+        scif_authz::ResourceKind::AuditTrail,
+        "trail",
+        state.config.system_high(),
+    );
+    let d = state
+        .access
+        .authorize(&caller, scif_authz::Action::ReadAudit, &resource);
+    if !d.allowed {
+        return Err(ApiError::Forbidden(d.denial_message()));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = scif_audit::Filter {
+        from_time: q.from_time,
+        to_time: q.to_time,
+        principal: q.principal,
+        action: q.action,
+        decision: q.decision,
+        label: q.label,
+        request_id: q.request_id,
+        after_seq: q.after_seq,
+        limit: Some(limit),
+    };
+    let dir = state.config.audit_dir();
+    let records = tokio::task::spawn_blocking(move || scif_audit::read(&dir, &filter))
+        .await
+        .map_err(|e| ApiError::Internal(format!("audit read failed: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot read the audit trail");
+            ApiError::Internal("cannot read the audit trail".into())
+        })?;
+    let next = (records.len() == limit)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(
+        json!({"object": "list", "data": records, "next_after_seq": next}),
+    ))
 }
 
 impl From<AdminError> for ApiError {

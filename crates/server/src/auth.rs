@@ -96,8 +96,18 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             fingerprint: &p.fingerprint_sha256,
         }),
     };
+    let slot = req.extensions().get::<crate::audit::Slot>().cloned();
     match state.access.authenticate(&presented).await {
         Ok(caller) => {
+            if let Some(slot) = &slot {
+                slot.update(|e| {
+                    e.principal = Some(caller.principal.id.clone());
+                    e.auth_method = Some(caller.method.name().to_owned());
+                    if let scif_access::AuthMethod::ApiKey { key_id } = &caller.method {
+                        e.detail.insert("key_id".into(), key_id.clone().into());
+                    }
+                });
+            }
             tracing::debug!(%source, principal = %caller.principal.id, method = caller.method.name(), "authenticated");
             req.extensions_mut().insert(Arc::new(caller));
             next.run(req).await
@@ -108,6 +118,21 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 .and_then(|a| a.split_once(' '))
                 .and_then(|(_, t)| state.access.api_keys().key_id(t.trim()));
             tracing::info!(%source, reason = e.reason(), key_id = key_id.as_ref().map(|k| k.as_str()), client_cert = peer.as_ref().map(|p| p.subject.as_str()), "authentication failed");
+            if let Some(slot) = &slot {
+                slot.update(|entry| {
+                    entry.action = Some("authenticate".into());
+                    entry.decision = Some("deny".into());
+                    entry.reasons = vec![e.reason().to_owned()];
+                    if let Some(k) = &key_id {
+                        entry.detail.insert("key_id".into(), k.as_str().into());
+                    }
+                    if let Some(p) = &peer {
+                        entry
+                            .detail
+                            .insert("client_cert".into(), p.subject.clone().into());
+                    }
+                });
+            }
             ApiError::Unauthenticated.into_response()
         }
         Err(e) => {

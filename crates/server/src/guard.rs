@@ -6,6 +6,7 @@ use scif_access::Caller;
 use scif_authz::{Action, DecisionReason, Resource};
 use scif_labels::Label;
 
+use crate::audit::{note_decision, Slot};
 use crate::auth::INPUT_LABEL_HEADER;
 use crate::error::ApiError;
 use crate::AppState;
@@ -21,13 +22,26 @@ pub fn model(
     caller: &Caller,
     action: Action,
     model: &str,
+    slot: Option<&Slot>,
 ) -> Result<Label, ApiError> {
     let Some(label) = state.model_label(model) else {
+        if let Some(slot) = slot {
+            slot.update(|e| {
+                e.action = Some(action.as_str().to_owned());
+                e.resource = Some(format!("model/{model}"));
+                e.decision = Some("deny".into());
+                e.reasons = vec!["not_found".into()];
+            });
+        }
         return Err(ApiError::ModelNotFound(model.to_owned()));
     };
     let mut resource = Resource::model(model, label.clone());
     resource.handling = state.model_handling(model);
     let d = state.access.authorize(caller, action, &resource);
+    note_decision(slot, &d, Some(label.banner()));
+    if let Some(slot) = slot {
+        slot.update(|e| e.model = Some(model.to_owned()));
+    }
     match d.reason {
         DecisionReason::Permitted => Ok(label),
         DecisionReason::Mandatory(_) => Err(ApiError::ModelNotFound(model.to_owned())),
@@ -37,12 +51,18 @@ pub fn model(
 
 /// Whether a model appears in a listing for `caller`.
 pub fn model_visible(state: &AppState, caller: &Caller, model: &str) -> bool {
-    self::model(state, caller, Action::ListModels, model).is_ok()
+    self::model(state, caller, Action::ListModels, model, None).is_ok()
 }
 
 /// Authorizes an action on the deployment as a whole (metrics, for instance).
-pub fn system(state: &AppState, caller: &Caller, action: Action) -> Result<(), ApiError> {
+pub fn system(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    slot: Option<&Slot>,
+) -> Result<(), ApiError> {
     let d = state.access.authorize(caller, action, &Resource::system());
+    note_decision(slot, &d, None);
     if d.allowed {
         Ok(())
     } else {
@@ -81,7 +101,17 @@ pub fn flow(
     headers: &HeaderMap,
     model_label: &Label,
     accreditation: &Label,
+    slot: Option<&Slot>,
 ) -> Result<Flow, ApiError> {
+    let refuse = |reason: &str, err: ApiError| {
+        if let Some(slot) = slot {
+            slot.update(|e| {
+                e.decision = Some("deny".into());
+                e.reasons = vec![reason.to_owned()];
+            });
+        }
+        Err(err)
+    };
     let declared = match headers.get(INPUT_LABEL_HEADER) {
         None => None,
         Some(v) => {
@@ -102,24 +132,36 @@ pub fn flow(
             })?)
         }
     };
-    let input = state
-        .access
-        .input_label(caller, declared.as_ref())
-        .map_err(|_| {
+    let Ok(input) = state.access.input_label(caller, declared.as_ref()) else {
+        return refuse(
+            "input_label_above_clearance",
             ApiError::Forbidden(
                 "The declared input label is not one you are cleared to hold.".into(),
-            )
-        })?;
+            ),
+        );
+    };
     if !accreditation.dominates(&input) {
-        return Err(ApiError::Forbidden(
-            "The input's label is above what this model endpoint is accredited for.".into(),
-        ));
+        return refuse(
+            "input_above_accreditation",
+            ApiError::Forbidden(
+                "The input's label is above what this model endpoint is accredited for.".into(),
+            ),
+        );
     }
     let output = input.join(model_label);
     if !state.access.may_receive(caller, &output) {
-        return Err(ApiError::Forbidden(
-            "The response would carry a label you are not cleared to receive.".into(),
-        ));
+        return refuse(
+            "output_above_clearance",
+            ApiError::Forbidden(
+                "The response would carry a label you are not cleared to receive.".into(),
+            ),
+        );
+    }
+    if let Some(slot) = slot {
+        slot.update(|e| {
+            e.output_label = Some(output.banner());
+            e.detail.insert("input_label".into(), input.banner().into());
+        });
     }
     Ok(Flow { input, output })
 }

@@ -23,6 +23,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if models == 0 {
         problems.push("no model is loaded (import one with `scif models import`)".to_string());
     }
+    if let Some(a) = &state.auditor {
+        if let Err(why) = a.trail.healthy() {
+            problems.push(format!("audit trail cannot be written: {why}"));
+        }
+    }
     if let Err(e) = state.store.check_writable().await {
         problems.push(format!("storage is not writable: {e}"));
     }

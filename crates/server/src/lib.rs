@@ -5,6 +5,7 @@
 //! The request path is the layer chain in [`router`]; read it first.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod guard;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub model_handling: Arc<RwLock<BTreeMap<String, BTreeSet<Handling>>>>,
     pub metrics: metrics::Metrics,
     pub shutting_down: Arc<AtomicBool>,
+    /// The audit trail; `None` only in tests of the server alone.
+    pub auditor: Option<audit::Auditor>,
 }
 
 impl AppState {
@@ -119,6 +122,7 @@ impl AppState {
             model_handling: Arc::new(RwLock::new(BTreeMap::new())),
             metrics: metrics::Metrics::new()?,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            auditor: None,
         })
     }
 
@@ -197,15 +201,18 @@ fn top_label() -> Label {
 ///    the server's, for correlating logs and, later, audit records) and the response carries it;
 /// 2. panic guard: a bug answers 500 in the OpenAI shape instead of dropping the connection;
 /// 3. access log and metrics, by route template and status (never bodies);
-/// 4. authentication ([`auth::authenticate`]): headers a client could impersonate with are
+/// 4. audit ([`audit::record`]): every request but the probes becomes one event in the
+///    hash-chained trail, durable before its response leaves (503 if the trail cannot take it);
+///    the layers and handlers below fill in who, what, which label and why;
+/// 5. authentication ([`auth::authenticate`]): headers a client could impersonate with are
 ///    stripped, then every route but `/healthz` and `/readyz` needs a verified caller (401
 ///    otherwise, before routing, so unknown routes are not revealed either);
-/// 5. body limit: larger bodies are refused with 413 before they are buffered;
-/// 6. routing to the handlers, each of which authorizes its action on its resource through
+/// 6. body limit: larger bodies are refused with 413 before they are buffered;
+/// 7. routing to the handlers, each of which authorizes its action on its resource through
 ///    [`scif_access::Access::authorize`] (deny by default) before doing anything, then
 ///    translates to the provider-neutral request and calls the provider that serves the model.
 ///
-/// Guardrails and audit (later issues) slot in after authentication.
+/// Guardrails (a later issue) slot in after authentication.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let api = Router::new()
@@ -220,6 +227,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn_with_state(state.clone(), audit::record))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     api.layer(

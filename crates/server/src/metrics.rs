@@ -122,8 +122,15 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 pub async fn handler(
     State(state): State<AppState>,
     caller: crate::auth::CallerExt,
+    slot: Option<axum::Extension<crate::audit::Slot>>,
 ) -> Result<impl IntoResponse, crate::error::ApiError> {
-    crate::guard::system(&state, &caller, scif_authz::Action::ReadMetrics)?;
+    let slot = slot.map(|axum::Extension(s)| s);
+    crate::guard::system(
+        &state,
+        &caller,
+        scif_authz::Action::ReadMetrics,
+        slot.as_ref(),
+    )?;
     for (model, load) in state.providers.loads() {
         state
             .metrics

@@ -260,6 +260,37 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Queues an audit event (JSON) for the server to append to the trail.
+    pub async fn push_audit_outbox(&self, event_json: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_outbox (event) VALUES (?)")
+            .bind(event_json)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The oldest queued audit events, with their ids.
+    pub async fn audit_outbox(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, event FROM audit_outbox ORDER BY id LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("event")?)))
+            .collect()
+    }
+
+    /// Removes queued events up to and including `id` (once the trail holds them).
+    pub async fn delete_audit_outbox(&self, up_to: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM audit_outbox WHERE id <= ?")
+            .bind(up_to)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use futures::{Stream, StreamExt};
 use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingParams, Usage};
 
 use super::types::*;
 use super::OpenAiJson;
+use crate::audit::{Auditor, Slot};
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::{guard, AppState};
@@ -21,9 +23,11 @@ use scif_authz::Action;
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: CallerExt,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     OpenAiJson(req): OpenAiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
+    let slot = slot.map(|Extension(s)| s);
     let stream = req.stream.unwrap_or(false);
     let include_usage = req
         .stream_options
@@ -38,7 +42,7 @@ pub async fn chat_completions(
     }
     let chat = validate(req)?;
     let model = chat.model.clone();
-    let model_label = guard::model(&state, &caller, Action::InvokeModel, &model)?;
+    let model_label = guard::model(&state, &caller, Action::InvokeModel, &model, slot.as_ref())?;
     // The embedded engine runs inside this deployment, so it is accredited to the system high.
     let flow = guard::flow(
         &state,
@@ -46,7 +50,16 @@ pub async fn chat_completions(
         &headers,
         &model_label,
         &state.config.system_high(),
+        slot.as_ref(),
     )?;
+    if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
+        let prompt: String = chat
+            .messages
+            .iter()
+            .map(|m| format!("{}: {}\n", m.role, m.content))
+            .collect();
+        slot.update(|e| auditor.text(&mut e.detail, "prompt", &prompt));
+    }
     let provider = state
         .providers
         .for_model(&model)
@@ -56,11 +69,32 @@ pub async fn chat_completions(
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_now();
     let metrics = state.metrics.clone();
-    let events = observe(events, model.clone(), started, metrics);
+    // A streamed response leaves before its usage is known: its end is a second audit event.
+    let after_stream = match (&state.auditor, &slot) {
+        (Some(a), Some(s)) if stream => Some((a.clone(), s.clone())),
+        _ => None,
+    };
+    let events = observe(
+        events,
+        model.clone(),
+        started,
+        metrics,
+        slot.clone(),
+        after_stream,
+    );
     let mut resp = if stream {
         sse(events, id, created, model, include_usage).into_response()
     } else {
-        Json(complete(events, id, created, model).await?).into_response()
+        let completion = complete(events, id, created, model).await?;
+        if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
+            let text: String = completion
+                .choices
+                .iter()
+                .map(|c| c.message.content.as_str())
+                .collect();
+            slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
+        }
+        Json(completion).into_response()
     };
     let (name, value) = flow.header();
     resp.headers_mut().insert(name, value);
@@ -239,9 +273,52 @@ fn observe(
     model: String,
     started: Instant,
     metrics: crate::metrics::Metrics,
+    slot: Option<Slot>,
+    mut after_stream: Option<(Auditor, Slot)>,
 ) -> impl Stream<Item = ChatEvent> + Send {
     let mut first = true;
     events.map(move |ev| {
+        if let (
+            ChatEvent::Done {
+                usage,
+                finish_reason,
+            },
+            Some(slot),
+        ) = (&ev, &slot)
+        {
+            slot.update(|e| {
+                e.prompt_tokens = Some(usage.prompt_tokens as u64);
+                e.completion_tokens = Some(usage.completion_tokens as u64);
+                e.detail
+                    .insert("finish_reason".into(), format!("{finish_reason:?}").into());
+            });
+            if let Some((auditor, slot)) = after_stream.take() {
+                let e = slot.get();
+                let event = scif_audit::Event {
+                    time: scif_audit::time::now_rfc3339(),
+                    request_id: e
+                        .detail
+                        .get("request_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
+                    principal: e.principal,
+                    auth_method: e.auth_method,
+                    action: "invoke_model_complete".into(),
+                    resource: e.resource,
+                    resource_label: e.resource_label,
+                    output_label: e.output_label,
+                    decision: "info".into(),
+                    model: e.model,
+                    prompt_tokens: e.prompt_tokens,
+                    completion_tokens: e.completion_tokens,
+                    latency_ms: Some(started.elapsed().as_millis() as u64),
+                    outcome: Some(format!("{finish_reason:?}").to_lowercase()),
+                    ..Default::default()
+                };
+                // The client already has its tokens; the trail takes this in its next batch.
+                tokio::spawn(async move { crate::audit::append_logged(&auditor, event).await });
+            }
+        }
         match &ev {
             ChatEvent::Delta(_) if first => {
                 first = false;

@@ -1,10 +1,12 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`.
 
 use axum::extract::{Path, State};
+use axum::Extension;
 use axum::Json;
 use scif_authz::Action;
 use serde_json::{json, Value};
 
+use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::{guard, AppState};
@@ -27,25 +29,40 @@ fn model_json(m: &scif_provider::ModelInfo, label: &scif_labels::Label) -> Value
 }
 
 /// Only the models the caller may list: one above the caller's clearance is simply absent.
-pub async fn list(State(state): State<AppState>, caller: CallerExt) -> Json<Value> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<Extension<Slot>>,
+) -> Json<Value> {
     let data: Vec<Value> = state
         .providers
         .models()
         .iter()
         .filter_map(|m| {
-            let label = guard::model(&state, &caller, Action::ListModels, &m.id).ok()?;
+            let label = guard::model(&state, &caller, Action::ListModels, &m.id, None).ok()?;
             Some(model_json(m, &label))
         })
         .collect();
+    if let Some(Extension(slot)) = slot {
+        let n = data.len();
+        slot.update(|e| {
+            e.action = Some(Action::ListModels.as_str().into());
+            e.resource = Some("model/*".into());
+            e.decision = Some("allow".into());
+            e.detail.insert("returned".into(), n.into());
+        });
+    }
     Json(json!({"object": "list", "data": data}))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: CallerExt,
+    slot: Option<Extension<Slot>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let label = guard::model(&state, &caller, Action::ReadModel, &id)?;
+    let slot = slot.map(|Extension(s)| s);
+    let label = guard::model(&state, &caller, Action::ReadModel, &id, slot.as_ref())?;
     state
         .providers
         .models()

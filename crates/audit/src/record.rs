@@ -1,0 +1,392 @@
+//! Data model, canonical encoding, record hashing and checkpoint signing bytes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Domain separator prepended to the canonical bytes of a record before hashing.
+pub const RECORD_DOMAIN: &[u8] = b"scif audit record v1\0";
+/// Domain separator prepended to the bytes a checkpoint signs.
+pub const CHECKPOINT_DOMAIN: &[u8] = b"scif audit checkpoint v1\0";
+/// `prev_hash` of the very first record of a trail: 64 ASCII zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audited event, as submitted by callers. Never put secrets in here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Event {
+    /// RFC 3339 UTC with milliseconds, set by the caller.
+    pub time: String,
+    /// Request correlation id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Authenticated principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// "api_key" | "oidc" | "client_cert" | "local_operator" ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    /// Peer address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// e.g. "authenticate", "invoke_model", "manage_keys", "server_start".
+    pub action: String,
+    /// e.g. "model/smollm2".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Classification label of the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_label: Option<String>,
+    /// Classification label of the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_label: Option<String>,
+    /// "allow" | "deny" | "error" | "info".
+    pub decision: String,
+    /// Rule / policy ids.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+    /// Latency in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// HTTP status or error code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Extra fields (e.g. prompt_sha256).
+    #[serde(default)]
+    pub detail: Map<String, Value>,
+}
+
+/// A stored, hash-chained record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Sequence number, from 1, gapless across segments.
+    pub seq: u64,
+    /// Node that wrote the record.
+    pub node: String,
+    /// Hex SHA-256 of the previous record (or [`GENESIS_HASH`]).
+    pub prev_hash: String,
+    /// The event.
+    pub event: Event,
+    /// Hex SHA-256 of this record, see the crate docs.
+    pub hash: String,
+}
+
+/// A signed checkpoint over the chain head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// Seq of the last record covered (0 if none).
+    pub seq: u64,
+    /// Hash of that record (hex).
+    pub hash: String,
+    /// RFC 3339 time the checkpoint was made.
+    pub time: String,
+    /// Node that signed.
+    pub node: String,
+    /// Hex of the 32-byte Ed25519 public key.
+    pub public_key_hex: String,
+    /// Base64 (standard, padded) of the 64-byte Ed25519 signature.
+    pub signature_b64: String,
+}
+
+/// A checkpoint line: `{"checkpoint":{...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointLine {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+}
+
+/// Writes the canonical encoding of `v` into `out`. See the crate docs for the rules.
+pub fn canonical_into(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => push_json_string(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_into(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => canonical_object_into(m, out),
+    }
+}
+
+fn canonical_object_into(m: &Map<String, Value>, out: &mut String) {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push('{');
+    for (i, (k, x)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(k, out);
+        out.push(':');
+        canonical_into(x, out);
+    }
+    out.push('}');
+}
+
+/// The canonical encoding of `v` as a string.
+pub fn canonical_json(v: &Value) -> String {
+    let mut s = String::new();
+    canonical_into(v, &mut s);
+    s
+}
+
+fn push_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// SHA-256 over `RECORD_DOMAIN || canonical(body)`, where `body` is the record object
+/// without its `hash` member. Returns lowercase hex.
+pub fn hash_body(body: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(canonical_json(body).as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The record body (`{"event","node","prev_hash","seq"}`) as a JSON value.
+pub fn record_body(
+    seq: u64,
+    node: &str,
+    prev_hash: &str,
+    event: &Event,
+) -> Result<Value, serde_json::Error> {
+    let mut m = Map::new();
+    m.insert("event".into(), serde_json::to_value(event)?);
+    m.insert("node".into(), Value::String(node.to_owned()));
+    m.insert("prev_hash".into(), Value::String(prev_hash.to_owned()));
+    m.insert("seq".into(), Value::from(seq));
+    Ok(Value::Object(m))
+}
+
+/// Computes the hash a record with these fields must carry.
+pub fn compute_hash(
+    seq: u64,
+    node: &str,
+    prev_hash: &str,
+    event: &Event,
+) -> Result<String, serde_json::Error> {
+    Ok(hash_body(&record_body(seq, node, prev_hash, event)?))
+}
+
+/// Builds a record and its on-disk line (canonical JSON, no trailing newline).
+pub fn build_record(
+    seq: u64,
+    node: &str,
+    prev_hash: &str,
+    event: &Event,
+) -> Result<(String, String), serde_json::Error> {
+    let mut body = record_body(seq, node, prev_hash, event)?;
+    let hash = hash_body(&body);
+    if let Value::Object(m) = &mut body {
+        m.insert("hash".into(), Value::String(hash.clone()));
+    }
+    Ok((hash, canonical_json(&body)))
+}
+
+/// The exact bytes a checkpoint signs:
+/// `CHECKPOINT_DOMAIN || seq (u64 big-endian) || hash (32 raw bytes) || time (UTF-8)`.
+pub fn checkpoint_message(seq: u64, hash: &[u8; 32], time: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CHECKPOINT_DOMAIN.len() + 8 + 32 + time.len());
+    m.extend_from_slice(CHECKPOINT_DOMAIN);
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m.extend_from_slice(time.as_bytes());
+    m
+}
+
+/// Decodes a 64-hex-digit hash.
+pub fn decode_hash(h: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(h, &mut out).ok()?;
+    Some(out)
+}
+
+/// Signs a checkpoint over (`seq`, `hash`) at `time` and returns its on-disk line.
+pub fn build_checkpoint(
+    key: &ed25519_dalek::SigningKey,
+    node: &str,
+    seq: u64,
+    hash: &str,
+    time: &str,
+) -> Result<(Checkpoint, String), serde_json::Error> {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let raw = decode_hash(hash).unwrap_or([0u8; 32]);
+    let sig = key.sign(&checkpoint_message(seq, &raw, time));
+    let cp = Checkpoint {
+        seq,
+        hash: hash.to_owned(),
+        time: time.to_owned(),
+        node: node.to_owned(),
+        public_key_hex: hex::encode(key.verifying_key().as_bytes()),
+        signature_b64: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+    };
+    let line = canonical_json(&serde_json::to_value(CheckpointLine {
+        checkpoint: cp.clone(),
+    })?);
+    Ok((cp, line))
+}
+
+/// Verifies a checkpoint's signature against the key embedded in it.
+/// Returns the embedded key on success.
+pub fn verify_checkpoint_signature(cp: &Checkpoint) -> Option<ed25519_dalek::VerifyingKey> {
+    use base64::Engine as _;
+    let mut pk = [0u8; 32];
+    hex::decode_to_slice(&cp.public_key_hex, &mut pk).ok()?;
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).ok()?;
+    let sig_bytes = base64::engine::general_purpose::STANDARD
+        .decode(&cp.signature_b64)
+        .ok()?;
+    let sig = ed25519_dalek::Signature::from_slice(&sig_bytes).ok()?;
+    let raw = decode_hash(&cp.hash)?;
+    vk.verify_strict(&checkpoint_message(cp.seq, &raw, &cp.time), &sig)
+        .ok()?;
+    Some(vk)
+}
+
+/// A parsed, canonical line of a segment.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived, one per line parsed
+pub(crate) enum Line {
+    Record { record: Record, hash_ok: bool },
+    Checkpoint(Checkpoint),
+}
+
+/// Why a line could not be accepted.
+#[derive(Debug)]
+pub(crate) enum LineError {
+    /// Not JSON / not an object / wrong shape.
+    Unparseable,
+    /// Parsed, but the bytes are not the canonical encoding (seq if known).
+    NonCanonical(Option<u64>),
+}
+
+/// Parses one line (without newline), checking it is canonical and recomputing its hash.
+pub(crate) fn parse_line(line: &[u8]) -> Result<Line, LineError> {
+    let v: Value = serde_json::from_slice(line).map_err(|_| LineError::Unparseable)?;
+    let Value::Object(mut m) = v else {
+        return Err(LineError::Unparseable);
+    };
+    let seq_hint = m.get("seq").and_then(Value::as_u64).or_else(|| {
+        m.get("checkpoint")
+            .and_then(|c| c.get("seq"))
+            .and_then(Value::as_u64)
+    });
+    // Canonical check on the whole line.
+    {
+        let mut s = String::with_capacity(line.len());
+        canonical_object_into(&m, &mut s);
+        if s.as_bytes() != line {
+            return Err(LineError::NonCanonical(seq_hint));
+        }
+    }
+    if m.len() == 1 && m.contains_key("checkpoint") {
+        let cl: CheckpointLine =
+            serde_json::from_value(Value::Object(m)).map_err(|_| LineError::Unparseable)?;
+        return Ok(Line::Checkpoint(cl.checkpoint));
+    }
+    let Some(Value::String(stored)) = m.remove("hash") else {
+        return Err(LineError::Unparseable);
+    };
+    let body = Value::Object(m);
+    let computed = hash_body(&body);
+    let Value::Object(mut m) = body else {
+        return Err(LineError::Unparseable);
+    };
+    m.insert("hash".into(), Value::String(stored.clone()));
+    let record: Record =
+        serde_json::from_value(Value::Object(m)).map_err(|_| LineError::Unparseable)?;
+    Ok(Line::Record {
+        hash_ok: computed == stored,
+        record,
+    })
+}
+
+/// Checks one record line (without its newline) on its own: canonical encoding and hash.
+/// Returns the record. Chain links and seq order need the neighbours; see [`crate::verify`].
+pub fn verify_record_line(line: &[u8]) -> Result<Record, String> {
+    match parse_line(line) {
+        Ok(Line::Record {
+            record,
+            hash_ok: true,
+        }) => Ok(record),
+        Ok(Line::Record { record, .. }) => Err(format!("seq {}: bad hash", record.seq)),
+        Ok(Line::Checkpoint(_)) => Err("a checkpoint, not a record".into()),
+        Err(LineError::NonCanonical(_)) => Err("not canonical".into()),
+        Err(LineError::Unparseable) => Err("unparseable".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_rules() {
+        let v: Value = serde_json::from_str(
+            r#"{"b":1,"a":[true,null,"x\u001f\"\\/\n\u00e9"],"A":{"z":-2,"y":1.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            "{\"A\":{\"y\":1.5,\"z\":-2},\"a\":[true,null,\"x\\u001f\\\"\\\\/\\n\u{e9}\"],\"b\":1}"
+        );
+        // Matches serde_json's own string escaping.
+        let s = "a\u{1}\u{8}\u{c}\t\r\n\"\\\u{7f}\u{2028}é";
+        let mut out = String::new();
+        push_json_string(s, &mut out);
+        assert_eq!(out, serde_json::to_string(s).unwrap());
+    }
+
+    #[test]
+    fn record_line_roundtrip() {
+        let e = Event {
+            time: "2026-01-01T00:00:00.000Z".into(),
+            action: "x".into(),
+            decision: "allow".into(),
+            ..Event::default()
+        };
+        let (h, line) = build_record(1, "n", GENESIS_HASH, &e).unwrap();
+        let r = verify_record_line(line.as_bytes()).unwrap();
+        assert_eq!(r.hash, h);
+        assert_eq!(r.event, e);
+        assert_eq!(compute_hash(1, "n", GENESIS_HASH, &e).unwrap(), h);
+        let bad = line.replace("\"x\"", "\"y\"");
+        assert!(verify_record_line(bad.as_bytes()).is_err());
+    }
+}
