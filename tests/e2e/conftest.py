@@ -78,6 +78,19 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"scif not ready after {timeout}s: {self.logs()}")
 
+    def wait_alive(self, timeout=60.0):
+        """Until `/healthz` answers (for servers with no model, which never become ready)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.logs()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.logs()
+            time.sleep(0.05)
+
     def logs(self) -> str:
         if not self.log.closed:
             self.log.flush()

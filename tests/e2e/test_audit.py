@@ -3,11 +3,9 @@ that `scif audit verify` proves offline and that breaks where it is tampered wit
 for auditors only, OCSF export, and no acknowledged request lost to SIGKILL."""
 
 import json
-import os
 import random
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -25,19 +23,6 @@ def records(d: Path, *args):
 
 def verify(d: Path, *args, check=True):
     return run_cli("audit", "verify", "--data-dir", str(d), *args, check=check)
-
-
-def wait_healthy(s: Server, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        assert s.proc.poll() is None, s.logs()
-        try:
-            if httpx.get(f"{s.url}/healthz", timeout=2).status_code == 200:
-                return s
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, s.logs()
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +187,7 @@ def test_sigkill_never_loses_an_acknowledged_request(tmp_path):
     acknowledged = []
     rng = random.Random(7)
     for round_ in range(20):
-        s = wait_healthy(Server(d))
+        s = Server(d).wait_alive()
         stop = threading.Event()
 
         def load():
@@ -225,7 +210,7 @@ def test_sigkill_never_loses_an_acknowledged_request(tmp_path):
         for t in threads:
             t.join()
         s.log.close()
-    s = wait_healthy(Server(d))  # recovers the last crash's tail
+    s = Server(d).wait_alive()  # recovers the last crash's tail
     try:
         pass
     finally:

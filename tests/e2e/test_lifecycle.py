@@ -236,17 +236,7 @@ def test_first_start_prints_the_admin_key_once(tmp_path):
     d.mkdir()
 
     def start():
-        s = Server(d)
-        deadline = time.monotonic() + 60
-        while True:
-            assert s.proc.poll() is None, s.logs()
-            try:
-                if httpx.get(f"{s.url}/healthz", timeout=2).status_code == 200:
-                    return s
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        return Server(d).wait_alive()
 
     s = start()
     try:

@@ -57,6 +57,16 @@
 //! `hash`. In addition the line's bytes must equal `canonical(parsed line)`, so that no
 //! byte of a record can change without detection (e.g. `\u001f` vs `\u001F`).
 //!
+//! Equivalently, and how this verifier does it for speed: the members of a record line in
+//! canonical order are `event`, `hash`, `node`, `prev_hash`, `seq`, so the hashed body is
+//! the line's bytes with `,"hash":"<64 hex>"` taken out. If the line's top level is exactly
+//! that shape (read from the end of the line; the event is not parsed) and the SHA-256 of
+//! those bytes is `hash`, the event's bytes are the canonical
+//! bytes the writer hashed (the writer hashes nothing else); a forger who changes an event
+//! and recomputes its hash breaks the next record's `prev_hash` or the next signed
+//! checkpoint instead. Lines that fail this fast check are parsed in full, which names the
+//! exact fault.
+//!
 //! **Checkpoint signature**: Ed25519 (RFC 8032, verified strictly) by the key whose 32
 //! bytes are hex-encoded in `public_key_hex`, over
 //! `"scif audit checkpoint v1\0" || seq as u64 big-endian (8 bytes) || hash as 32 raw

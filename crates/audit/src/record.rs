@@ -210,12 +210,131 @@ pub fn build_record(
     prev_hash: &str,
     event: &Event,
 ) -> Result<(String, String), serde_json::Error> {
-    let mut body = record_body(seq, node, prev_hash, event)?;
-    let hash = hash_body(&body);
-    if let Value::Object(m) = &mut body {
-        m.insert("hash".into(), Value::String(hash.clone()));
+    let event = canonical_event(event)?;
+    Ok(build_record_canonical(seq, node, prev_hash, &event))
+}
+
+/// The canonical encoding of an event (done by the appending thread, so that the single
+/// writer thread only assembles and hashes).
+pub fn canonical_event(event: &Event) -> Result<String, serde_json::Error> {
+    Ok(canonical_json(&serde_json::to_value(event)?))
+}
+
+/// [`build_record`] from an event already in canonical form. The record's members in
+/// canonical (byte) order are `event`, `hash`, `node`, `prev_hash`, `seq`; the hash covers
+/// the same object without `hash`.
+pub fn build_record_canonical(
+    seq: u64,
+    node: &str,
+    prev_hash: &str,
+    event_canonical: &str,
+) -> (String, String) {
+    let mut tail = String::with_capacity(node.len() + prev_hash.len() + 48);
+    tail.push_str(",\"node\":");
+    push_json_string(node, &mut tail);
+    tail.push_str(",\"prev_hash\":");
+    push_json_string(prev_hash, &mut tail);
+    tail.push_str(",\"seq\":");
+    tail.push_str(&seq.to_string());
+    tail.push('}');
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(b"{\"event\":");
+    h.update(event_canonical.as_bytes());
+    h.update(tail.as_bytes());
+    let hash = hex::encode(h.finalize());
+    let mut line = String::with_capacity(event_canonical.len() + tail.len() + 90);
+    line.push_str("{\"event\":");
+    line.push_str(event_canonical);
+    line.push_str(",\"hash\":\"");
+    line.push_str(&hash);
+    line.push('"');
+    line.push_str(&tail);
+    (hash, line)
+}
+
+/// A record line checked on the fast path: its top level has exactly the canonical shape
+/// (read from the end of the line, so the event is not parsed), and the SHA-256 of its
+/// body's bytes (the line without its `hash` member) is its stored hash.
+///
+/// The event's own canonical form is not re-derived here: the writer hashes only canonical
+/// bytes, so bytes that hash to the stored value are those bytes. A forger who rewrites an
+/// event (canonically or not) and recomputes its hash breaks the link to the next record or
+/// the next signed checkpoint, which the verifier checks. Anything the fast path does not
+/// accept goes through [`parse_line`], which names the exact fault.
+pub(crate) struct FastRecord<'a> {
+    pub seq: u64,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+    pub event: &'a str,
+}
+
+pub(crate) fn parse_record_fast(line: &[u8]) -> Option<FastRecord<'_>> {
+    // Read the fixed-shape tail from the end, without parsing the event:
+    // `{"event":E,"hash":"<64 hex>","node":"<node>","prev_hash":"<64 hex>","seq":<digits>}`.
+    // The node must need no escaping (no `"`, `\\` or control characters); lines that do not
+    // have exactly this shape go to the full parser.
+    const HEAD: &[u8] = b"{\"event\":{";
+    let rest = line.strip_suffix(b"}")?;
+    let digits = rest.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let (rest, seq_text) = rest.split_at(rest.len() - digits);
+    if seq_text.is_empty() || (seq_text.len() > 1 && seq_text[0] == b'0') {
+        return None;
     }
-    Ok((hash, canonical_json(&body)))
+    let seq: u64 = std::str::from_utf8(seq_text).ok()?.parse().ok()?;
+    let rest = rest.strip_suffix(b"\",\"seq\":")?;
+    let (rest, prev_hash) = split_hex_suffix(rest)?;
+    let rest = rest.strip_suffix(b"\",\"prev_hash\":\"")?;
+    let quote = rest.iter().rposition(|b| *b == b'"')?;
+    let (rest, node) = (&rest[..quote + 1], &rest[quote + 1..]);
+    if node.iter().any(|b| *b < 0x20 || *b == b'\\') {
+        return None;
+    }
+    let rest = rest.strip_suffix(b"\",\"node\":\"")?;
+    let (rest, hash) = split_hex_suffix(rest)?;
+    let event_and_head = rest.strip_suffix(b",\"hash\":\"")?;
+    if !event_and_head.starts_with(HEAD) || !event_and_head.ends_with(b"}") {
+        return None;
+    }
+    let event = &event_and_head[HEAD.len() - 1..];
+    // The body is the line without `,"hash":"<64 hex>"`.
+    let hash_member_start = event_and_head.len();
+    let hash_member_end = hash_member_start + b",\"hash\":\"".len() + 64 + 1;
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(line.get(..hash_member_start)?);
+    h.update(line.get(hash_member_end..)?);
+    let computed = h.finalize();
+    let mut hex_computed = [0u8; 64];
+    hex::encode_to_slice(computed, &mut hex_computed).ok()?;
+    if hex_computed.as_slice() != hash {
+        return None;
+    }
+    Some(FastRecord {
+        seq,
+        prev_hash: std::str::from_utf8(prev_hash).ok()?,
+        hash: std::str::from_utf8(hash).ok()?,
+        event: std::str::from_utf8(event).ok()?,
+    })
+}
+
+/// Splits off the last 64 bytes (a hash's hex digits). They are not validated here: the
+/// stored hash must equal the lowercase hex of the computed one, and `prev_hash` is covered
+/// by that hash and compared with the previous record's.
+fn split_hex_suffix(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = bytes.len().checked_sub(64)?;
+    Some(bytes.split_at(at))
+}
+
+/// The `time` of an event in canonical form.
+pub(crate) fn event_time(event: &str) -> String {
+    #[derive(Deserialize)]
+    struct T {
+        time: String,
+    }
+    serde_json::from_str::<T>(event)
+        .map(|t| t.time)
+        .unwrap_or_default()
 }
 
 /// The exact bytes a checkpoint signs:
@@ -371,6 +490,50 @@ mod tests {
         let mut out = String::new();
         push_json_string(s, &mut out);
         assert_eq!(out, serde_json::to_string(s).unwrap());
+    }
+
+    #[test]
+    fn fast_path_builds_and_accepts_exactly_what_the_slow_path_does() {
+        let mut detail = Map::new();
+        detail.insert("z".into(), Value::from("\u{1}é\"quoted\""));
+        detail.insert("a".into(), Value::from(1.5));
+        let e = Event {
+            time: "2026-01-01T00:00:00.000Z".into(),
+            action: "invoke_model".into(),
+            decision: "allow".into(),
+            principal: Some("ana".into()),
+            reasons: vec!["models-use".into()],
+            detail,
+            ..Event::default()
+        };
+        let prev = GENESIS_HASH;
+        let body = record_body(9, "node \"1\"", prev, &e).unwrap();
+        let mut full = body.clone();
+        let hash = hash_body(&body);
+        if let Value::Object(m) = &mut full {
+            m.insert("hash".into(), Value::String(hash.clone()));
+        }
+        let (h2, line) = build_record(9, "node \"1\"", prev, &e).unwrap();
+        assert_eq!(
+            (h2.as_str(), line.as_str()),
+            (hash.as_str(), canonical_json(&full).as_str())
+        );
+        assert!(matches!(
+            parse_line(line.as_bytes()),
+            Ok(Line::Record { hash_ok: true, .. })
+        ));
+        // The node has escapes, so the borrowed fast parse declines; plain nodes pass.
+        assert!(parse_record_fast(line.as_bytes()).is_none());
+        let (_, line) = build_record(9, "node-1", prev, &e).unwrap();
+        let fast = parse_record_fast(line.as_bytes()).unwrap();
+        assert_eq!(fast.seq, 9);
+        assert_eq!(event_time(fast.event), e.time);
+        // Any changed byte is refused by the fast path.
+        for i in 0..line.len() {
+            let mut bytes = line.clone().into_bytes();
+            bytes[i] ^= 0x01;
+            assert!(parse_record_fast(&bytes).is_none(), "byte {i}");
+        }
     }
 
     #[test]

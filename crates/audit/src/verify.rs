@@ -5,7 +5,10 @@ use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::record::{parse_line, verify_checkpoint_signature, Line, LineError, GENESIS_HASH};
+use crate::record::{
+    event_time, parse_line, parse_record_fast, verify_checkpoint_signature, Line, LineError,
+    GENESIS_HASH,
+};
 use crate::segment::list_segments;
 
 /// What a verification covered.
@@ -169,6 +172,26 @@ pub fn verify_with(
     dir: &Path,
     opts: &VerifyOptions<'_>,
 ) -> Result<VerifyReport, (Break, VerifyReport)> {
+    // Records on the fast path keep only their raw event; the last one's time is read once.
+    let mut last_event = String::new();
+    let fix = |mut r: VerifyReport, last_event: &str| {
+        if !last_event.is_empty() {
+            r.last_time = event_time(last_event);
+        }
+        r
+    };
+    match verify_inner(dir, opts, &mut last_event) {
+        Ok(r) => Ok(fix(r, &last_event)),
+        Err((b, r)) => Err((b, fix(r, &last_event))),
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn verify_inner(
+    dir: &Path,
+    opts: &VerifyOptions<'_>,
+    last_event: &mut String,
+) -> Result<VerifyReport, (Break, VerifyReport)> {
     let mut report = VerifyReport::default();
     let segments = match list_segments(dir) {
         Ok(s) => s,
@@ -222,13 +245,55 @@ pub fn verify_with(
         let complete_len = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let mut ends_with_cp = false;
         let mut any_line = false;
-        for (i, piece) in data[..complete_len]
-            .split_inclusive(|&b| b == b'\n')
-            .enumerate()
-        {
+        let complete = &data[..complete_len];
+        let lines = memchr::memchr_iter(b'\n', complete).scan(0usize, |start, nl| {
+            let piece = &complete[*start..=nl];
+            *start = nl + 1;
+            Some(piece)
+        });
+        for (i, piece) in lines.enumerate() {
             let lineno = i as u64 + 1;
             let line = piece.strip_suffix(b"\n").unwrap_or(piece);
             any_line = true;
+            // Fast path for the common case: a well-formed record (see `parse_record_fast`).
+            if let Some(fast) = parse_record_fast(line) {
+                if last_hash.is_none() && fast.seq < from {
+                    continue; // before the requested start
+                }
+                if fast.seq != expected {
+                    return Err((
+                        Break::SeqGap {
+                            expected,
+                            found: fast.seq,
+                        },
+                        report,
+                    ));
+                }
+                if let Some(h) = &last_hash {
+                    if fast.prev_hash != h {
+                        return Err((Break::BrokenLink { seq: fast.seq }, report));
+                    }
+                }
+                match &mut last_hash {
+                    Some(h) => {
+                        h.clear();
+                        h.push_str(fast.hash);
+                    }
+                    None => last_hash = Some(fast.hash.to_owned()),
+                }
+                expected += 1;
+                report.events += 1;
+                if report.first_seq == 0 {
+                    report.first_seq = fast.seq;
+                    report.first_time = event_time(fast.event);
+                }
+                report.last_seq = fast.seq;
+                last_event.clear();
+                last_event.push_str(fast.event);
+                report.unsigned_tail_events += 1;
+                ends_with_cp = false;
+                continue;
+            }
             let parsed = match parse_line(line) {
                 Ok(p) => p,
                 Err(LineError::NonCanonical(Some(seq))) => {
@@ -275,6 +340,7 @@ pub fn verify_with(
                     }
                     report.last_seq = record.seq;
                     report.last_time = record.event.time;
+                    last_event.clear();
                     report.unsigned_tail_events += 1;
                     ends_with_cp = false;
                 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 
-use crate::record::{build_checkpoint, build_record, Event, GENESIS_HASH};
+use crate::record::{build_checkpoint, build_record_canonical, Event, GENESIS_HASH};
 use crate::segment::{head_before, list_segments, scan_for_recovery, segment_file_name};
 use crate::time::now_rfc3339;
 use crate::AuditError;
@@ -275,7 +275,8 @@ impl Future for Receipt {
 
 #[allow(clippy::large_enum_variant)] // nearly every message is an Append
 enum Msg {
-    Append(Event, Completer),
+    /// The event in canonical form, encoded by the appending thread.
+    Append(String, Completer),
     Close(mpsc::Sender<Result<(), AuditError>>),
 }
 
@@ -467,11 +468,20 @@ impl Trail {
         if let Some(msg) = self.inner.state.failure() {
             return Receipt::ready(Err(AuditError::Unhealthy(msg)));
         }
+        // Encoding here spreads the work over the callers' threads; the writer thread only
+        // assembles, hashes and writes.
+        let event = match crate::record::canonical_event(&e) {
+            Ok(ev) => ev,
+            Err(err) => return Receipt::ready(Err(AuditError::Json(err))),
+        };
         let slot = Slot::new();
         let receipt = Receipt { slot: slot.clone() };
         // On a send error the message (and its Completer) is dropped: the receipt fails
         // with Closed.
-        let _ = self.inner.tx.send(Msg::Append(e, Completer(Some(slot))));
+        let _ = self
+            .inner
+            .tx
+            .send(Msg::Append(event, Completer(Some(slot))));
         receipt
     }
 
@@ -656,7 +666,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<(Event, Completer)>) {
+    fn commit(&mut self, batch: Vec<(String, Completer)>) {
         if let Some(msg) = self.state.failure() {
             for (_, c) in batch {
                 c.complete(Err(AuditError::Unhealthy(msg.clone())));
@@ -673,16 +683,13 @@ impl Writer {
         let mut buf = String::with_capacity(batch.len() * 400);
         let mut done = Vec::with_capacity(batch.len());
         for (event, c) in batch {
-            match build_record(self.next_seq, &self.node, &self.last_hash, &event) {
-                Ok((hash, line)) => {
-                    buf.push_str(&line);
-                    buf.push('\n');
-                    done.push((c, self.next_seq));
-                    self.last_hash = hash;
-                    self.next_seq += 1;
-                }
-                Err(e) => c.complete(Err(AuditError::Json(e))),
-            }
+            let (hash, line) =
+                build_record_canonical(self.next_seq, &self.node, &self.last_hash, &event);
+            buf.push_str(&line);
+            buf.push('\n');
+            done.push((c, self.next_seq));
+            self.last_hash = hash;
+            self.next_seq += 1;
         }
         if done.is_empty() {
             return;
