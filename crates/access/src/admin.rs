@@ -113,6 +113,12 @@ pub struct NewKey {
     pub description: String,
 }
 
+/// A created SigV4 credential: the record and the secret access key, shown this once.
+pub struct CreatedSigV4 {
+    pub record: scif_store::SigV4KeyRow,
+    pub secret: zeroize::Zeroizing<String>,
+}
+
 /// A created key: the record and the secret, which is shown this once.
 pub struct CreatedKey {
     pub record: ApiKeyRow,
@@ -431,6 +437,80 @@ impl Access {
             record,
             secret: generated.secret,
         })
+    }
+
+    /// Creates a SigV4 credential (access key id and secret access key) for AWS SDK clients.
+    /// Scopes do not apply to SigV4 credentials; the principal's policies do.
+    pub async fn create_sigv4_key(
+        &self,
+        actor: Actor<'_>,
+        new: NewKey,
+    ) -> Result<CreatedSigV4, AdminError> {
+        let Some(vault) = &self.vault else {
+            return Err(AdminError::Invalid(
+                "SigV4 is not enabled on this deployment".into(),
+            ));
+        };
+        if !new.scopes.is_empty() {
+            return Err(AdminError::Invalid(
+                "scopes: SigV4 credentials carry none; use policies".into(),
+            ));
+        }
+        let owner = self
+            .principal_record(actor, Action::ManageKeys, &new.principal)
+            .await?;
+        let now = unix_now();
+        let expires_at = match new.expires_in_secs {
+            Some(0) => {
+                return Err(AdminError::Invalid(
+                    "expires_in_secs: must be at least 1".into(),
+                ))
+            }
+            Some(s) => Some(now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
+            None => None,
+        };
+        let (id, secret) = crate::sigv4::generate();
+        let (nonce, ciphertext) = vault
+            .seal(&crate::sigv4::aad(&id, &owner.id), &secret)
+            .map_err(AdminError::Invalid)?;
+        let record = scif_store::SigV4KeyRow {
+            access_key_id: id,
+            principal_id: owner.id,
+            nonce,
+            ciphertext,
+            description: new.description,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.insert_sigv4_key(&record).await?;
+        self.record_local(
+            actor,
+            Action::ManageKeys,
+            format!("sigv4_key/{}", record.access_key_id),
+        )
+        .await?;
+        Ok(CreatedSigV4 { record, secret })
+    }
+
+    /// Revokes a SigV4 credential by access key id.
+    pub async fn revoke_sigv4_key(&self, actor: Actor<'_>, id: &str) -> Result<(), AdminError> {
+        let what = format!("SigV4 key {id:?}");
+        let key = self
+            .store
+            .get_sigv4_key(id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        self.principal_record(actor, Action::ManageKeys, &key.principal_id)
+            .await
+            .map_err(|e| match e {
+                AdminError::NotFound(_) => AdminError::NotFound(what.clone()),
+                other => other,
+            })?;
+        self.store.revoke_sigv4_key(id, unix_now()).await?;
+        self.record_local(actor, Action::ManageKeys, format!("sigv4_key/{id}"))
+            .await?;
+        Ok(())
     }
 
     /// Keys (never their secrets), of one principal or of every principal the actor manages.

@@ -14,6 +14,8 @@ pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
     /// The identity of a client certificate the TLS layer already verified.
     pub client_cert: Option<ClientCert<'a>>,
+    /// The request as signed, for SigV4 (`Authorization: AWS4-HMAC-SHA256 ...`).
+    pub sigv4: Option<&'a scif_sigv4::SignedRequest<'a>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +36,10 @@ pub enum AuthMethod {
     Oidc {
         issuer: String,
     },
+    SigV4 {
+        access_key_id: String,
+        region: String,
+    },
     ClientCert {
         subject: String,
         fingerprint: String,
@@ -46,6 +52,7 @@ impl AuthMethod {
             AuthMethod::ApiKey { .. } => "api_key",
             AuthMethod::Oidc { .. } => "oidc",
             AuthMethod::ClientCert { .. } => "client_cert",
+            AuthMethod::SigV4 { .. } => "sigv4",
         }
     }
 }
@@ -76,6 +83,9 @@ pub enum AuthFailure {
     /// A credential was presented and refused.
     #[error("credential refused: {0}")]
     Rejected(AuthnError),
+    /// A SigV4 signature was refused.
+    #[error("sigv4 refused: {0:?}")]
+    SigV4(scif_sigv4::SigV4Error),
     /// The store could not be read: fail closed.
     #[error("credential store unavailable: {0}")]
     Store(StoreError),
@@ -90,6 +100,7 @@ impl AuthFailure {
         match self {
             AuthFailure::Missing => "missing",
             AuthFailure::Rejected(e) => e.reason(),
+            AuthFailure::SigV4(e) => sigv4_reason(e),
             AuthFailure::Store(_) => "store_unavailable",
             AuthFailure::Corrupt(_) => "corrupt_record",
         }
@@ -97,6 +108,24 @@ impl AuthFailure {
 
     /// Whether the fault is the caller's (401) rather than the server's (503).
     pub fn is_callers(&self) -> bool {
-        matches!(self, AuthFailure::Missing | AuthFailure::Rejected(_))
+        matches!(
+            self,
+            AuthFailure::Missing | AuthFailure::Rejected(_) | AuthFailure::SigV4(_)
+        )
+    }
+}
+
+fn sigv4_reason(e: &scif_sigv4::SigV4Error) -> &'static str {
+    use scif_sigv4::SigV4Error as E;
+    match e {
+        E::Missing => "sigv4_missing",
+        E::Malformed(_) => "sigv4_malformed",
+        E::UnrecognizedClient => "sigv4_unrecognized_client",
+        E::SignatureMismatch => "sigv4_bad_signature",
+        E::Expired => "sigv4_expired",
+        E::WrongService => "sigv4_wrong_service",
+        E::DateMismatch => "sigv4_date_mismatch",
+        E::PayloadHashMismatch => "sigv4_payload_hash_mismatch",
+        E::UnsignedRequiredHeader(_) => "sigv4_unsigned_header",
     }
 }

@@ -17,9 +17,10 @@
 pub mod admin;
 mod caller;
 mod pepper;
+pub mod sigv4;
 
 pub use caller::{AuthFailure, AuthMethod, Caller, ClientCert, Presented};
-pub use pepper::load_or_create_pepper;
+pub use pepper::{load_or_create_pepper, load_or_create_secret};
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -38,6 +39,7 @@ pub struct Access {
     jwt: Option<JwtVerifier>,
     system_high: Label,
     default_input_label: Option<Label>,
+    vault: Option<sigv4::Vault>,
     authorizer: RwLock<Arc<Authorizer>>,
     policy_version: AtomicI64,
 }
@@ -59,6 +61,8 @@ pub struct AccessOptions {
     pub system_high: Label,
     /// The label an undeclared input is taken to have; `None` means the caller's clearance.
     pub default_input_label: Option<Label>,
+    /// Decrypts stored SigV4 secrets; `None` turns SigV4 off.
+    pub sigv4_vault: Option<sigv4::Vault>,
 }
 
 impl Access {
@@ -83,6 +87,7 @@ impl Access {
             jwt: opts.jwt,
             system_high: opts.system_high,
             default_input_label: opts.default_input_label,
+            vault: opts.sigv4_vault,
             authorizer: RwLock::new(Arc::new(authorizer)),
             policy_version: AtomicI64::new(version),
         })
@@ -153,6 +158,9 @@ impl Access {
     pub async fn authenticate(&self, presented: &Presented<'_>) -> Result<Caller, AuthFailure> {
         let now = SystemTime::now();
         if let Some(header) = presented.authorization {
+            if scif_sigv4::looks_like_sigv4(header) {
+                return self.sigv4(header, presented.sigv4).await;
+            }
             let token = bearer(header).ok_or(AuthFailure::Rejected(AuthnError::Malformed))?;
             if let Some(key_id) = self.keys.key_id(token) {
                 return self.api_key(token, &key_id, now).await;
@@ -219,6 +227,51 @@ impl Access {
                 key_id: verified.key_id.to_string(),
             },
             scopes,
+        })
+    }
+
+    async fn sigv4(
+        &self,
+        header: &str,
+        request: Option<&scif_sigv4::SignedRequest<'_>>,
+    ) -> Result<Caller, AuthFailure> {
+        use scif_sigv4::SigV4Error;
+        let (Some(vault), Some(request)) = (&self.vault, request) else {
+            return Err(AuthFailure::SigV4(SigV4Error::UnrecognizedClient));
+        };
+        let parsed = scif_sigv4::parse_authorization(header).map_err(AuthFailure::SigV4)?;
+        let row = self
+            .store
+            .get_sigv4_key(&parsed.access_key_id)
+            .await
+            .map_err(AuthFailure::Store)?;
+        let secret = row.as_ref().and_then(|r| {
+            vault.open(
+                &sigv4::aad(&r.access_key_id, &r.principal_id),
+                &r.nonce,
+                &r.ciphertext,
+            )
+        });
+        let verified = scif_sigv4::verify(request, "bedrock", unix_now(), |_| {
+            secret.as_ref().map(|s| s.as_str().to_owned())
+        })
+        .map_err(AuthFailure::SigV4)?;
+        // Revocation and expiry are told only to a caller whose signature verified.
+        let Some(row) = row else {
+            return Err(AuthFailure::SigV4(SigV4Error::UnrecognizedClient));
+        };
+        let now = unix_now();
+        if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| now >= e) {
+            return Err(AuthFailure::SigV4(SigV4Error::UnrecognizedClient));
+        }
+        let principal = self.enabled_principal(&row.principal_id).await?;
+        Ok(Caller {
+            principal,
+            method: AuthMethod::SigV4 {
+                access_key_id: verified.access_key_id,
+                region: verified.region,
+            },
+            scopes: None,
         })
     }
 

@@ -12,8 +12,13 @@ const PEPPER_BYTES: usize = 32;
 /// 0700 directory) on first use. Losing the file invalidates every API key; it is never
 /// printed. A file of the wrong size is an error, not silently replaced.
 pub fn load_or_create_pepper(data_dir: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    load_or_create_secret(data_dir, "api-key-pepper")
+}
+
+/// `<data_dir>/secrets/<name>`: 32 random bytes created on first use, as for the pepper.
+pub fn load_or_create_secret(data_dir: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let dir = data_dir.join("secrets");
-    let path: PathBuf = dir.join("api-key-pepper");
+    let path: PathBuf = dir.join(name);
     let fail = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() == PEPPER_BYTES => return Ok(Zeroizing::new(bytes)),

@@ -21,6 +21,7 @@ async fn access(dir: &std::path::Path) -> Access {
             jwt: None,
             system_high: label("TOP SECRET//SI"),
             default_input_label: None,
+            sigv4_vault: Some(scif_access::sigv4::Vault::new(&[9u8; 32]).unwrap()),
         },
     )
     .await
@@ -61,6 +62,7 @@ async fn login(a: &Access, secret: &str) -> Result<Caller, AuthFailure> {
     a.authenticate(&Presented {
         authorization: Some(&header),
         client_cert: None,
+        sigv4: None,
     })
     .await
 }
@@ -106,7 +108,8 @@ async fn api_keys_verify_and_fail_closed() {
         reason(
             a.authenticate(&Presented {
                 authorization: Some("Basic Zm9vOmJhcg=="),
-                client_cert: None
+                client_cert: None,
+                sigv4: None
             })
             .await
         ),
@@ -196,6 +199,7 @@ async fn scopes_client_certs_and_labels() {
             subject: "CN=x",
             fingerprint: "00",
         }),
+        sigv4: None,
     };
     assert_eq!(
         a.authenticate(&cert("carol")).await.unwrap().principal.id,

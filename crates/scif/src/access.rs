@@ -18,6 +18,9 @@ pub async fn open(cfg: &Config, store: Store) -> anyhow::Result<Access> {
         .map(|l| scif_labels::Label::parse_banner(l))
         .transpose()
         .context("security.default_input_label")?;
+    let vault_key = scif_access::load_or_create_secret(&cfg.storage.data_dir, "sigv4-secret-key")
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let vault = scif_access::sigv4::Vault::new(&vault_key).map_err(|e| anyhow::anyhow!(e))?;
     let access = Access::new(
         store,
         AccessOptions {
@@ -25,6 +28,7 @@ pub async fn open(cfg: &Config, store: Store) -> anyhow::Result<Access> {
             jwt: jwt_verifier(cfg)?,
             system_high: cfg.system_high(),
             default_input_label,
+            sigv4_vault: Some(vault),
         },
     )
     .await?;

@@ -108,6 +108,10 @@ pub enum KeysCmd {
         /// Print JSON (with the key) instead of the key alone
         #[arg(long)]
         json: bool,
+        /// A SigV4 credential (access key id and secret access key) for AWS SDK clients
+        /// instead of an API key
+        #[arg(long, conflicts_with = "scopes")]
+        sigv4: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -120,7 +124,8 @@ pub enum KeysCmd {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Revoke a key by id (the part after `scif_` and before the next `_`)
+    /// Revoke a key by id (the part after `scif_` and before the next `_`), or a SigV4
+    /// credential by its access key id
     Revoke {
         id: String,
         #[command(flatten)]
@@ -278,9 +283,35 @@ pub async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             expires_in,
             description,
             json,
+            sigv4,
             common,
         } => {
             let a = open(&common).await?;
+            if sigv4 {
+                let k = a
+                    .create_sigv4_key(
+                        me,
+                        NewKey {
+                            principal,
+                            scopes,
+                            expires_in_secs: expires_in,
+                            description,
+                        },
+                    )
+                    .await?;
+                if json {
+                    let mut v = serde_json::to_value(&k.record)?;
+                    v["secret_access_key"] = serde_json::Value::from(k.secret.as_str());
+                    out(serde_json::to_string_pretty(&v)?);
+                } else {
+                    out(format!(
+                        "aws_access_key_id = {}\naws_secret_access_key = {}",
+                        k.record.access_key_id,
+                        k.secret.as_str()
+                    ));
+                }
+                return Ok(());
+            }
             let k = a
                 .create_key(
                     me,
@@ -340,6 +371,11 @@ pub async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
         }
         KeysCmd::Revoke { id, common } => {
             let a = open(&common).await?;
+            if id.starts_with("SCIF") {
+                a.revoke_sigv4_key(me, &id).await?;
+                out(format!("revoked SigV4 credential {id}"));
+                return Ok(());
+            }
             let k = a.revoke_key(me, &id).await?;
             out(format!("revoked {} (principal {})", k.id, k.principal_id));
         }

@@ -88,6 +88,36 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             }
         },
     };
+    // SigV4 signs the body, so for it the body is read here (within the configured limit)
+    // and handed on unchanged.
+    let sigv4 = authorization
+        .as_deref()
+        .is_some_and(scif_sigv4::looks_like_sigv4);
+    let mut body_bytes = None;
+    if sigv4 {
+        let limit = state.config.server.max_body_bytes;
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, limit).await {
+            Ok(b) => body_bytes = Some(b),
+            Err(_) => return ApiError::PayloadTooLarge(limit).into_response(),
+        }
+        req = Request::from_parts(parts, axum::body::Body::empty());
+    }
+    let header_list: Vec<(&str, &[u8])> = if sigv4 {
+        req.headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let signed = body_bytes.as_ref().map(|b| scif_sigv4::SignedRequest {
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        query: req.uri().query().unwrap_or(""),
+        headers: &header_list,
+        body: b,
+    });
     let presented = Presented {
         authorization: authorization.as_deref(),
         client_cert: peer.as_ref().map(|p| ClientCert {
@@ -95,9 +125,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             subject: &p.subject,
             fingerprint: &p.fingerprint_sha256,
         }),
+        sigv4: signed.as_ref(),
     };
+    let outcome = state.access.authenticate(&presented).await;
+    if let Some(b) = body_bytes {
+        *req.body_mut() = axum::body::Body::from(b);
+    }
     let slot = req.extensions().get::<crate::audit::Slot>().cloned();
-    match state.access.authenticate(&presented).await {
+    match outcome {
         Ok(caller) => {
             if let Some(slot) = &slot {
                 slot.update(|e| {
@@ -133,7 +168,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     }
                 });
             }
-            ApiError::Unauthenticated.into_response()
+            let mut resp = ApiError::Unauthenticated.into_response();
+            if let scif_access::AuthFailure::SigV4(err) = &e {
+                resp.extensions_mut()
+                    .insert(crate::bedrock::errors::AwsError {
+                        error_type: err.aws_error_type(),
+                        message: err.public_message(),
+                    });
+            }
+            resp
         }
         Err(e) => {
             // The store could not be read: refuse (fail closed), and say so in the log.

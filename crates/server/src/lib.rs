@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod bedrock;
 pub mod error;
 pub mod guard;
 pub mod health;
@@ -200,7 +201,9 @@ fn top_label() -> Label {
 /// 1. request id: every request gets an `x-request-id` (a caller-sent one is replaced: ids are
 ///    the server's, for correlating logs and, later, audit records) and the response carries it;
 /// 2. panic guard: a bug answers 500 in the OpenAI shape instead of dropping the connection;
-/// 3. access log and metrics, by route template and status (never bodies);
+/// 3. access log and metrics, by route template and status (never bodies); on Bedrock paths,
+///    errors are translated to Bedrock's shape and `x-amzn-RequestId` added
+///    ([`bedrock::errors::dialect`]);
 /// 4. audit ([`audit::record`]): every request but the probes becomes one event in the
 ///    hash-chained trail, durable before its response leaves (503 if the trail cannot take it);
 ///    the layers and handlers below fill in who, what, which label and why;
@@ -223,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::handler))
         .nest("/admin/v1", admin::routes())
+        .merge(bedrock::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -238,7 +242,8 @@ pub fn router(state: AppState) -> Router {
             .layer(CatchPanicLayer::custom(|_| {
                 ApiError::Internal("internal error".into()).into_response()
             }))
-            .layer(from_fn(access_log)),
+            .layer(from_fn(access_log))
+            .layer(from_fn(bedrock::errors::dialect)),
     )
 }
 

@@ -36,6 +36,21 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A SigV4 credential; the secret is stored encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigV4KeyRow {
+    pub access_key_id: String,
+    pub principal_id: String,
+    #[serde(skip)]
+    pub nonce: Vec<u8>,
+    #[serde(skip)]
+    pub ciphertext: Vec<u8>,
+    pub description: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyVersion {
     pub version: i64,
@@ -257,6 +272,78 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(r.last_insert_rowid())
+    }
+}
+
+fn row_to_sigv4(r: &sqlx::sqlite::SqliteRow) -> Result<SigV4KeyRow, StoreError> {
+    Ok(SigV4KeyRow {
+        access_key_id: r.try_get("access_key_id")?,
+        principal_id: r.try_get("principal_id")?,
+        nonce: r.try_get("nonce")?,
+        ciphertext: r.try_get("ciphertext")?,
+        description: r.try_get("description")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_sigv4_key(&self, k: &SigV4KeyRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sigv4_keys (access_key_id, principal_id, nonce, ciphertext, description, created_at, expires_at, revoked_at) \
+             VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .bind(&k.access_key_id)
+        .bind(&k.principal_id)
+        .bind(&k.nonce)
+        .bind(&k.ciphertext)
+        .bind(&k.description)
+        .bind(k.created_at)
+        .bind(k.expires_at)
+        .bind(k.revoked_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_sigv4_key(&self, id: &str) -> Result<Option<SigV4KeyRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sigv4_keys WHERE access_key_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_sigv4).transpose()
+    }
+
+    pub async fn list_sigv4_keys(
+        &self,
+        principal: Option<&str>,
+    ) -> Result<Vec<SigV4KeyRow>, StoreError> {
+        let rows = match principal {
+            Some(p) => {
+                sqlx::query("SELECT * FROM sigv4_keys WHERE principal_id = ? ORDER BY created_at DESC, access_key_id")
+                    .bind(p)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM sigv4_keys ORDER BY created_at DESC, access_key_id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(row_to_sigv4).collect()
+    }
+
+    pub async fn revoke_sigv4_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE sigv4_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE access_key_id = ?",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod identity;
 
-pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord};
+pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
