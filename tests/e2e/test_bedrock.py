@@ -187,3 +187,52 @@ def test_revoked_sigv4_key_and_audit_record(site):
 
     found = httpx.get(f"{site.url}/admin/v1/audit", params={"request_id": rid}, headers=site.auth).json()["data"]
     assert found and found[0]["event"]["auth_method"] == "sigv4" and found[0]["event"]["principal"] == "tmp"
+
+
+def test_invoke_model_anthropic_and_llama_bodies(site):
+    c = client(site)
+    anthropic = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 12,
+        "temperature": 0,
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}],
+    }
+    r = c.invoke_model(modelId=MODEL, body=json.dumps(anthropic), contentType="application/json", accept="application/json")
+    out = json.loads(r["body"].read())
+    assert out["type"] == "message" and out["role"] == "assistant" and "Paris" in out["content"][0]["text"]
+    assert out["stop_reason"] in ("end_turn", "max_tokens") and out["usage"]["output_tokens"] > 0
+    whole = c.converse(**ask())["output"]["message"]["content"][0]["text"]
+    assert out["content"][0]["text"] == whole, "the same request through either route gives the same text"
+
+    llama = {"prompt": "What is the capital of France?", "max_gen_len": 8, "temperature": 0}
+    out = json.loads(c.invoke_model(modelId=MODEL, body=json.dumps(llama))["body"].read())
+    assert out["generation"] and out["generation_token_count"] > 0 and out["stop_reason"] in ("stop", "length")
+
+    with pytest.raises(ClientError) as e:
+        c.invoke_model(modelId=MODEL, body=json.dumps({"inputText": "titan?"}))
+    assert code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        client(site, "uma").invoke_model(modelId=SECRET_MODEL, body=json.dumps(anthropic))
+    assert code(e) == "ResourceNotFoundException"
+
+
+def test_invoke_model_with_response_stream(site):
+    c = client(site)
+    anthropic = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 12,
+        "temperature": 0,
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+    }
+    r = c.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(anthropic))
+    chunks = [json.loads(ev["chunk"]["bytes"]) for ev in r["body"]]
+    types = [ch["type"] for ch in chunks]
+    assert types[:2] == ["message_start", "content_block_start"] and types[-3:] == ["content_block_stop", "message_delta", "message_stop"]
+    text = "".join(ch["delta"]["text"] for ch in chunks if ch["type"] == "content_block_delta")
+    assert text == c.converse(**ask())["output"]["message"]["content"][0]["text"]
+    assert chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"] > 0
+    llama = {"prompt": "Hi", "max_gen_len": 4}
+    chunks = [json.loads(ev["chunk"]["bytes"]) for ev in c.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(llama))["body"]]
+    assert chunks[-1]["stop_reason"] in ("stop", "length") and chunks[-1]["generation_token_count"] > 0

@@ -5,6 +5,7 @@
 //! only translates. Errors leave in Bedrock's shape (see [`errors`]).
 
 pub mod errors;
+mod invoke;
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -38,6 +39,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/model/{model_id}/converse", post(converse))
         .route("/model/{model_id}/converse-stream", post(converse_stream))
+        .route("/model/{model_id}/invoke", post(invoke::invoke))
+        .route(
+            "/model/{model_id}/invoke-with-response-stream",
+            post(invoke::invoke_stream),
+        )
         .route("/foundation-models", get(list_models))
         .route("/foundation-models/{model_id}", get(get_model))
 }
@@ -114,7 +120,7 @@ struct InferenceConfig {
     stop_sequences: Option<Vec<String>>,
 }
 
-fn validation(message: impl Into<String>) -> ApiError {
+pub(super) fn validation(message: impl Into<String>) -> ApiError {
     ApiError::invalid(message, None)
 }
 
@@ -229,18 +235,15 @@ fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
     }
 }
 
-/// Authorize, label and start a generation; shared by both Converse routes.
-async fn start(
+/// Authorize, label and start a generation; shared by every runtime route.
+pub(super) async fn prepare(
     state: &AppState,
     caller: &scif_access::Caller,
     slot: Option<&Slot>,
     headers: &HeaderMap,
-    model_id: &str,
-    body: ConverseRequest,
-) -> Result<(scif_provider::ChatStream, guard::Flow, String, bool), ApiError> {
-    let model = resolve_model_id(model_id)?;
-    let chat = to_chat(&model, body)?;
-    let has_stop = !chat.stop.is_empty();
+    chat: ChatRequest,
+) -> Result<(scif_provider::ChatStream, guard::Flow), ApiError> {
+    let model = chat.model.clone();
     let label = guard::model(state, caller, Action::InvokeModel, &model, slot)?;
     let flow = guard::flow(
         state,
@@ -263,16 +266,67 @@ async fn start(
         .for_model(&model)
         .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
     let events = provider.chat(chat).await?;
+    Ok((events, flow))
+}
+
+async fn start(
+    state: &AppState,
+    caller: &scif_access::Caller,
+    slot: Option<&Slot>,
+    headers: &HeaderMap,
+    model_id: &str,
+    body: ConverseRequest,
+) -> Result<(scif_provider::ChatStream, guard::Flow, String, bool), ApiError> {
+    let model = resolve_model_id(model_id)?;
+    let chat = to_chat(&model, body)?;
+    let has_stop = !chat.stop.is_empty();
+    let (events, flow) = prepare(state, caller, slot, headers, chat).await?;
     Ok((events, flow, model, has_stop))
 }
 
-fn note_usage(slot: Option<&Slot>, input: usize, output: usize) {
+pub(super) fn note_usage(slot: Option<&Slot>, input: usize, output: usize) {
     if let Some(slot) = slot {
         slot.update(|e| {
             e.prompt_tokens = Some(input as u64);
             e.completion_tokens = Some(output as u64);
         });
     }
+}
+
+/// The second audit event of a streamed response, once its usage is known.
+pub(super) fn after_stream(
+    after: &(Option<crate::audit::Auditor>, Option<Slot>),
+    usage: scif_provider::Usage,
+    started: Instant,
+    outcome: &str,
+) {
+    let (Some(auditor), Some(slot)) = after else {
+        return;
+    };
+    let e = slot.get();
+    let event = scif_audit::Event {
+        time: scif_audit::time::now_rfc3339(),
+        request_id: e
+            .detail
+            .get("request_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        principal: e.principal,
+        auth_method: e.auth_method,
+        action: "invoke_model_complete".into(),
+        resource: e.resource,
+        resource_label: e.resource_label,
+        output_label: e.output_label,
+        decision: "info".into(),
+        model: e.model,
+        prompt_tokens: Some(usage.prompt_tokens as u64),
+        completion_tokens: Some(usage.completion_tokens as u64),
+        latency_ms: Some(started.elapsed().as_millis() as u64),
+        outcome: Some(outcome.to_owned()),
+        ..Default::default()
+    };
+    let auditor = auditor.clone();
+    tokio::spawn(async move { crate::audit::append_logged(&auditor, event).await });
 }
 
 async fn converse(
@@ -371,32 +425,7 @@ async fn converse_stream(
                 finish_reason,
                 usage,
             } => {
-                if let (Some(auditor), Some(slot)) = &after {
-                    let e = slot.get();
-                    let event = scif_audit::Event {
-                        time: scif_audit::time::now_rfc3339(),
-                        request_id: e
-                            .detail
-                            .get("request_id")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned),
-                        principal: e.principal,
-                        auth_method: e.auth_method,
-                        action: "invoke_model_complete".into(),
-                        resource: e.resource,
-                        resource_label: e.resource_label,
-                        output_label: e.output_label,
-                        decision: "info".into(),
-                        model: e.model,
-                        prompt_tokens: Some(usage.prompt_tokens as u64),
-                        completion_tokens: Some(usage.completion_tokens as u64),
-                        latency_ms: Some(started.elapsed().as_millis() as u64),
-                        outcome: Some(stop_reason(finish_reason, false).into()),
-                        ..Default::default()
-                    };
-                    let auditor = auditor.clone();
-                    tokio::spawn(async move { crate::audit::append_logged(&auditor, event).await });
-                }
+                after_stream(&after, usage, started, stop_reason(finish_reason, false));
                 vec![
                     frame("contentBlockStop", json!({"contentBlockIndex": 0})),
                     frame(

@@ -1,0 +1,340 @@
+//! `InvokeModel` and `InvokeModelWithResponseStream`: model-native bodies, translated to the
+//! same chat request as every other route. Two native formats are accepted, told apart by
+//! their fields:
+//!
+//! - **Anthropic messages** (`anthropic_version`, `messages`, `max_tokens`, `system`, ...),
+//!   answered in the Anthropic messages shape (streamed as `message_start`,
+//!   `content_block_delta`, ..., `message_stop` chunks);
+//! - **Meta Llama** (`prompt`, `max_gen_len`, ...), answered as `generation` with token counts.
+//!   The prompt is taken as the user's message, and the model's own chat template is applied
+//!   (scif's models are not all Llama, so a Llama-formatted prompt is not passed raw).
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use base64::Engine as _;
+use futures::StreamExt;
+use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingParams, Usage};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{prepare, validation};
+use crate::audit::Slot;
+use crate::auth::CallerExt;
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Anthropic {
+    #[allow(dead_code)]
+    anthropic_version: Option<String>,
+    max_tokens: i64,
+    messages: Vec<AnthropicMessage>,
+    system: Option<Value>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    top_k: Option<i64>,
+    stop_sequences: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnthropicMessage {
+    role: String,
+    content: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Llama {
+    prompt: String,
+    max_gen_len: Option<i64>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+}
+
+enum Native {
+    Anthropic,
+    Llama,
+}
+
+/// Text of an Anthropic `content`: a string, or a list of `{"type": "text", "text": ...}`.
+fn anthropic_text(v: &Value, at: &str) -> Result<String, ApiError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(blocks) => {
+            let mut out = String::new();
+            for (i, b) in blocks.iter().enumerate() {
+                match (b.get("type").and_then(Value::as_str), b.get("text").and_then(Value::as_str)) {
+                    (Some("text"), Some(t)) => out.push_str(t),
+                    (Some(kind), _) => {
+                        return Err(validation(format!(
+                            "{at}.{i}: content type {kind:?} is not supported by this model (text only)"
+                        )))
+                    }
+                    _ => return Err(validation(format!("{at}.{i}: expected {{\"type\": \"text\", \"text\": ...}}"))),
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(validation(format!(
+            "{at}: expected a string or a list of content blocks"
+        ))),
+    }
+}
+
+fn unit_interval(name: &str, v: Option<f64>) -> Result<(), ApiError> {
+    match v {
+        Some(x) if !(0.0..=1.0).contains(&x) => {
+            Err(validation(format!("{name} must be between 0 and 1")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| validation(format!("the body is not valid JSON: {e}")))?;
+    if v.get("messages").is_some() || v.get("anthropic_version").is_some() {
+        let a: Anthropic = serde_json::from_value(v)
+            .map_err(|e| validation(format!("Anthropic messages body: {e}")))?;
+        if a.max_tokens < 1 {
+            return Err(validation("max_tokens must be at least 1"));
+        }
+        unit_interval("temperature", a.temperature)?;
+        unit_interval("top_p", a.top_p)?;
+        if a.messages.is_empty() {
+            return Err(validation("messages must not be empty"));
+        }
+        let mut messages = Vec::new();
+        if let Some(system) = &a.system {
+            messages.push(ChatMessage {
+                role: "system".into(),
+                content: anthropic_text(system, "system")?,
+            });
+        }
+        for (i, m) in a.messages.iter().enumerate() {
+            if !matches!(m.role.as_str(), "user" | "assistant") {
+                return Err(validation(format!(
+                    "messages.{i}.role must be user or assistant"
+                )));
+            }
+            messages.push(ChatMessage {
+                role: m.role.clone(),
+                content: anthropic_text(&m.content, &format!("messages.{i}.content"))?,
+            });
+        }
+        let chat = ChatRequest {
+            model: model.to_owned(),
+            messages,
+            sampling: SamplingParams {
+                temperature: a.temperature.unwrap_or(1.0) as f32,
+                top_p: a.top_p.unwrap_or(1.0) as f32,
+                top_k: a.top_k.unwrap_or(0).max(0) as usize,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(a.max_tokens as usize),
+            stop: a.stop_sequences.unwrap_or_default(),
+        };
+        return Ok((Native::Anthropic, chat));
+    }
+    if v.get("prompt").is_some() {
+        let l: Llama =
+            serde_json::from_value(v).map_err(|e| validation(format!("Llama body: {e}")))?;
+        if l.max_gen_len.is_some_and(|n| n < 1) {
+            return Err(validation("max_gen_len must be at least 1"));
+        }
+        unit_interval("temperature", l.temperature)?;
+        unit_interval("top_p", l.top_p)?;
+        let chat = ChatRequest {
+            model: model.to_owned(),
+            messages: vec![ChatMessage {
+                role: "user".into(),
+                content: l.prompt,
+            }],
+            sampling: SamplingParams {
+                temperature: l.temperature.unwrap_or(0.5) as f32,
+                top_p: l.top_p.unwrap_or(0.9) as f32,
+                ..SamplingParams::default()
+            },
+            max_tokens: Some(l.max_gen_len.unwrap_or(512) as usize),
+            stop: Vec::new(),
+        };
+        return Ok((Native::Llama, chat));
+    }
+    Err(validation(
+        "the body is neither an Anthropic messages body (messages, max_tokens) nor a Llama body (prompt)",
+    ))
+}
+
+fn anthropic_stop(r: FinishReason) -> &'static str {
+    match r {
+        FinishReason::Length => "max_tokens",
+        _ => "end_turn",
+    }
+}
+
+fn llama_stop(r: FinishReason) -> &'static str {
+    match r {
+        FinishReason::Length => "length",
+        _ => "stop",
+    }
+}
+
+fn whole(native: &Native, model: &str, text: &str, finish: FinishReason, usage: Usage) -> Value {
+    match native {
+        Native::Anthropic => json!({
+            "id": format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": anthropic_stop(finish),
+            "stop_sequence": null,
+            "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+        }),
+        Native::Llama => json!({
+            "generation": text,
+            "prompt_token_count": usage.prompt_tokens,
+            "generation_token_count": usage.completion_tokens,
+            "stop_reason": llama_stop(finish),
+        }),
+    }
+}
+
+pub async fn invoke(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<Extension<Slot>>,
+    headers: HeaderMap,
+    Path(model_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let slot = slot.map(|Extension(s)| s);
+    let model = super::resolve_model_id(&model_id)?;
+    let (native, chat) = parse(&model, &body)?;
+    let (mut events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
+    let mut text = String::new();
+    let (finish, usage) = loop {
+        match events.next().await {
+            Some(ChatEvent::Delta(t)) => text.push_str(&t),
+            Some(ChatEvent::Done {
+                finish_reason: FinishReason::Cancelled,
+                ..
+            }) => {
+                return Err(ApiError::Unavailable(
+                    "the request was cancelled because the server is shutting down".into(),
+                ))
+            }
+            Some(ChatEvent::Done {
+                finish_reason,
+                usage,
+            }) => break (finish_reason, usage),
+            Some(ChatEvent::Error(m)) => {
+                tracing::error!(error = %m, "generation failed");
+                return Err(ApiError::Internal("the model failed".into()));
+            }
+            None => return Err(ApiError::Internal("the generation ended early".into())),
+        }
+    };
+    super::note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
+    let mut resp = axum::Json(whole(&native, &model, &text, finish, usage)).into_response();
+    let (name, value) = flow.header();
+    resp.headers_mut().insert(name, value);
+    Ok(resp)
+}
+
+fn chunk(v: Value) -> Result<Bytes, Infallible> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(v.to_string());
+    Ok(Bytes::from(scif_sigv4::eventstream::event(
+        "chunk",
+        json!({ "bytes": b64 }).to_string().as_bytes(),
+    )))
+}
+
+pub async fn invoke_stream(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<Extension<Slot>>,
+    headers: HeaderMap,
+    Path(model_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let slot = slot.map(|Extension(s)| s);
+    let started = Instant::now();
+    let model = super::resolve_model_id(&model_id)?;
+    let (native, chat) = parse(&model, &body)?;
+    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
+    let anthropic = matches!(native, Native::Anthropic);
+    let mut first: Vec<Result<Bytes, Infallible>> = Vec::new();
+    if anthropic {
+        first.push(chunk(json!({"type": "message_start", "message": {
+            "id": format!("msg_{}", uuid::Uuid::new_v4().simple()), "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 0, "output_tokens": 0}}})));
+        first.push(chunk(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+    }
+    let after = (state.auditor.clone(), slot.clone());
+    let body = events.flat_map(move |ev| {
+        let out: Vec<Result<Bytes, Infallible>> = match ev {
+            ChatEvent::Delta(t) if anthropic => vec![chunk(json!({
+                "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}))],
+            ChatEvent::Delta(t) => vec![chunk(json!({
+                "generation": t, "prompt_token_count": null, "generation_token_count": null, "stop_reason": null}))],
+            ChatEvent::Done { finish_reason: FinishReason::Cancelled, .. } => {
+                vec![Ok(Bytes::from(scif_sigv4::eventstream::exception(
+                    "serviceUnavailableException",
+                    "the request was cancelled because the server is shutting down",
+                )))]
+            }
+            ChatEvent::Done { finish_reason, usage } => {
+                super::after_stream(&after, usage, started, anthropic_stop(finish_reason));
+                let metrics = json!({
+                    "inputTokenCount": usage.prompt_tokens,
+                    "outputTokenCount": usage.completion_tokens,
+                    "invocationLatency": started.elapsed().as_millis() as u64,
+                    "firstByteLatency": 0,
+                });
+                if anthropic {
+                    vec![
+                        chunk(json!({"type": "content_block_stop", "index": 0})),
+                        chunk(json!({"type": "message_delta", "delta": {"stop_reason": anthropic_stop(finish_reason), "stop_sequence": null}, "usage": {"output_tokens": usage.completion_tokens}})),
+                        chunk(json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics})),
+                    ]
+                } else {
+                    vec![chunk(json!({
+                        "generation": "", "prompt_token_count": usage.prompt_tokens,
+                        "generation_token_count": usage.completion_tokens,
+                        "stop_reason": llama_stop(finish_reason),
+                        "amazon-bedrock-invocationMetrics": metrics}))]
+                }
+            }
+            ChatEvent::Error(m) => {
+                tracing::error!(error = %m, "generation failed mid-stream");
+                vec![Ok(Bytes::from(scif_sigv4::eventstream::exception(
+                    "internalServerException",
+                    "the model failed",
+                )))]
+            }
+        };
+        futures::stream::iter(out)
+    });
+    let mut resp = Response::new(Body::from_stream(futures::stream::iter(first).chain(body)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    resp.headers_mut().insert(
+        "x-amzn-bedrock-content-type",
+        HeaderValue::from_static("application/json"),
+    );
+    let (name, value) = flow.header();
+    resp.headers_mut().insert(name, value);
+    Ok(resp)
+}
