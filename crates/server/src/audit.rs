@@ -256,6 +256,42 @@ pub async fn drain_outbox(auditor: &Auditor, store: &scif_store::Store) -> Resul
     }
 }
 
+/// The second audit event of a streamed response (`invoke_model_complete`), once its usage is
+/// known. The client already has its tokens, so this is not awaited: the trail takes it in its
+/// next batch.
+pub fn record_stream_end(
+    auditor: &Auditor,
+    slot: &Slot,
+    usage: scif_provider::Usage,
+    started: std::time::Instant,
+    outcome: &str,
+) {
+    let e = slot.get();
+    let event = Event {
+        time: scif_audit::time::now_rfc3339(),
+        request_id: e
+            .detail
+            .get("request_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        principal: e.principal,
+        auth_method: e.auth_method,
+        action: "invoke_model_complete".into(),
+        resource: e.resource,
+        resource_label: e.resource_label,
+        output_label: e.output_label,
+        decision: "info".into(),
+        model: e.model,
+        prompt_tokens: Some(usage.prompt_tokens as u64),
+        completion_tokens: Some(usage.completion_tokens as u64),
+        latency_ms: Some(started.elapsed().as_millis() as u64),
+        outcome: Some(outcome.to_owned()),
+        ..Default::default()
+    };
+    let auditor = auditor.clone();
+    tokio::spawn(async move { append_logged(&auditor, event).await });
+}
+
 /// Appends an event from outside a request (server start and stop, stream completion), waiting
 /// for it; failures are logged.
 pub async fn append_logged(auditor: &Auditor, event: Event) {

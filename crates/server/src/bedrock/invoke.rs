@@ -219,30 +219,8 @@ pub async fn invoke(
     let slot = slot.map(|Extension(s)| s);
     let model = super::resolve_model_id(&model_id)?;
     let (native, chat) = parse(&model, &body)?;
-    let (mut events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
-    let mut text = String::new();
-    let (finish, usage) = loop {
-        match events.next().await {
-            Some(ChatEvent::Delta(t)) => text.push_str(&t),
-            Some(ChatEvent::Done {
-                finish_reason: FinishReason::Cancelled,
-                ..
-            }) => {
-                return Err(ApiError::Unavailable(
-                    "the request was cancelled because the server is shutting down".into(),
-                ))
-            }
-            Some(ChatEvent::Done {
-                finish_reason,
-                usage,
-            }) => break (finish_reason, usage),
-            Some(ChatEvent::Error(m)) => {
-                tracing::error!(error = %m, "generation failed");
-                return Err(ApiError::Internal("the model failed".into()));
-            }
-            None => return Err(ApiError::Internal("the generation ended early".into())),
-        }
-    };
+    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
+    let (text, finish, usage) = super::collect(events).await?;
     super::note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
     let mut resp = axum::Json(whole(&native, &model, &text, finish, usage)).into_response();
     let (name, value) = flow.header();

@@ -300,49 +300,17 @@ pub(super) fn after_stream(
     started: Instant,
     outcome: &str,
 ) {
-    let (Some(auditor), Some(slot)) = after else {
-        return;
-    };
-    let e = slot.get();
-    let event = scif_audit::Event {
-        time: scif_audit::time::now_rfc3339(),
-        request_id: e
-            .detail
-            .get("request_id")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        principal: e.principal,
-        auth_method: e.auth_method,
-        action: "invoke_model_complete".into(),
-        resource: e.resource,
-        resource_label: e.resource_label,
-        output_label: e.output_label,
-        decision: "info".into(),
-        model: e.model,
-        prompt_tokens: Some(usage.prompt_tokens as u64),
-        completion_tokens: Some(usage.completion_tokens as u64),
-        latency_ms: Some(started.elapsed().as_millis() as u64),
-        outcome: Some(outcome.to_owned()),
-        ..Default::default()
-    };
-    let auditor = auditor.clone();
-    tokio::spawn(async move { crate::audit::append_logged(&auditor, event).await });
+    if let (Some(auditor), Some(slot)) = after {
+        crate::audit::record_stream_end(auditor, slot, usage, started, outcome);
+    }
 }
 
-async fn converse(
-    State(state): State<AppState>,
-    caller: CallerExt,
-    slot: Option<Extension<Slot>>,
-    headers: HeaderMap,
-    Path(model_id): Path<String>,
-    OpenAiJson(body): OpenAiJson<ConverseRequest>,
-) -> Result<Response, ApiError> {
-    let slot = slot.map(|Extension(s)| s);
-    let started = Instant::now();
-    let (mut events, flow, _model, has_stop) =
-        start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
+/// Runs a generation to its end: the text, why it stopped, and the usage.
+pub(super) async fn collect(
+    mut events: scif_provider::ChatStream,
+) -> Result<(String, FinishReason, scif_provider::Usage), ApiError> {
     let mut text = String::new();
-    let (finish, usage) = loop {
+    loop {
         match events.next().await {
             Some(ChatEvent::Delta(t)) => text.push_str(&t),
             Some(ChatEvent::Done {
@@ -356,14 +324,29 @@ async fn converse(
             Some(ChatEvent::Done {
                 finish_reason,
                 usage,
-            }) => break (finish_reason, usage),
+            }) => return Ok((text, finish_reason, usage)),
             Some(ChatEvent::Error(m)) => {
                 tracing::error!(error = %m, "generation failed");
                 return Err(ApiError::Internal("the model failed".into()));
             }
             None => return Err(ApiError::Internal("the generation ended early".into())),
         }
-    };
+    }
+}
+
+async fn converse(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<Extension<Slot>>,
+    headers: HeaderMap,
+    Path(model_id): Path<String>,
+    OpenAiJson(body): OpenAiJson<ConverseRequest>,
+) -> Result<Response, ApiError> {
+    let slot = slot.map(|Extension(s)| s);
+    let started = Instant::now();
+    let (events, flow, _model, has_stop) =
+        start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
+    let (text, finish, usage) = collect(events).await?;
     note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
     if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
         slot.update(|e| auditor.text(&mut e.detail, "completion", &text));

@@ -293,30 +293,8 @@ fn observe(
                     .insert("finish_reason".into(), format!("{finish_reason:?}").into());
             });
             if let Some((auditor, slot)) = after_stream.take() {
-                let e = slot.get();
-                let event = scif_audit::Event {
-                    time: scif_audit::time::now_rfc3339(),
-                    request_id: e
-                        .detail
-                        .get("request_id")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned),
-                    principal: e.principal,
-                    auth_method: e.auth_method,
-                    action: "invoke_model_complete".into(),
-                    resource: e.resource,
-                    resource_label: e.resource_label,
-                    output_label: e.output_label,
-                    decision: "info".into(),
-                    model: e.model,
-                    prompt_tokens: e.prompt_tokens,
-                    completion_tokens: e.completion_tokens,
-                    latency_ms: Some(started.elapsed().as_millis() as u64),
-                    outcome: Some(format!("{finish_reason:?}").to_lowercase()),
-                    ..Default::default()
-                };
-                // The client already has its tokens; the trail takes this in its next batch.
-                tokio::spawn(async move { crate::audit::append_logged(&auditor, event).await });
+                let outcome = format!("{finish_reason:?}").to_lowercase();
+                crate::audit::record_stream_end(&auditor, &slot, *usage, started, &outcome);
             }
         }
         match &ev {
