@@ -410,15 +410,7 @@ impl Access {
             return Err(AdminError::Invalid("description: at most 256 bytes".into()));
         }
         let now = unix_now();
-        let expires_at = match new.expires_in_secs {
-            Some(0) => {
-                return Err(AdminError::Invalid(
-                    "expires_in_secs: must be at least 1".into(),
-                ))
-            }
-            Some(s) => Some(now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
-            None => None,
-        };
+        let expires_at = expiry(now, new.expires_in_secs)?;
         let generated = self.keys.generate();
         let record = ApiKeyRow {
             id: generated.id.to_string(),
@@ -460,15 +452,7 @@ impl Access {
             .principal_record(actor, Action::ManageKeys, &new.principal)
             .await?;
         let now = unix_now();
-        let expires_at = match new.expires_in_secs {
-            Some(0) => {
-                return Err(AdminError::Invalid(
-                    "expires_in_secs: must be at least 1".into(),
-                ))
-            }
-            Some(s) => Some(now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
-            None => None,
-        };
+        let expires_at = expiry(now, new.expires_in_secs)?;
         let (id, secret) = crate::sigv4::generate();
         let (nonce, ciphertext) = vault
             .seal(&crate::sigv4::aad(&id, &owner.id), &secret)
@@ -493,6 +477,22 @@ impl Access {
         Ok(CreatedSigV4 { record, secret })
     }
 
+    /// Checks that `actor` may manage the keys of `principal_id`; a key whose owner is above
+    /// the actor's clearance is reported as not found, like a missing key (`what`).
+    async fn key_owner(
+        &self,
+        actor: Actor<'_>,
+        principal_id: &str,
+        what: &str,
+    ) -> Result<PrincipalRecord, AdminError> {
+        self.principal_record(actor, Action::ManageKeys, principal_id)
+            .await
+            .map_err(|e| match e {
+                AdminError::NotFound(_) => AdminError::NotFound(what.to_owned()),
+                other => other,
+            })
+    }
+
     /// Revokes a SigV4 credential by access key id.
     pub async fn revoke_sigv4_key(&self, actor: Actor<'_>, id: &str) -> Result<(), AdminError> {
         let what = format!("SigV4 key {id:?}");
@@ -501,12 +501,7 @@ impl Access {
             .get_sigv4_key(id)
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        self.principal_record(actor, Action::ManageKeys, &key.principal_id)
-            .await
-            .map_err(|e| match e {
-                AdminError::NotFound(_) => AdminError::NotFound(what.clone()),
-                other => other,
-            })?;
+        self.key_owner(actor, &key.principal_id, &what).await?;
         self.store.revoke_sigv4_key(id, unix_now()).await?;
         self.record_local(actor, Action::ManageKeys, format!("sigv4_key/{id}"))
             .await?;
@@ -525,13 +520,22 @@ impl Access {
             self.check(actor, Action::ManageKeys, &Resource::system(), "keys")?;
         }
         let keys = self.store.list_api_keys(principal).await?;
+        // One check per owner, not per key.
+        let mut allowed: std::collections::BTreeMap<String, bool> = Default::default();
         let mut visible = Vec::with_capacity(keys.len());
         for k in keys {
-            if self
-                .principal_record(actor, Action::ManageKeys, &k.principal_id)
-                .await
-                .is_ok()
-            {
+            let ok = match allowed.get(&k.principal_id) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = self
+                        .principal_record(actor, Action::ManageKeys, &k.principal_id)
+                        .await
+                        .is_ok();
+                    allowed.insert(k.principal_id.clone(), ok);
+                    ok
+                }
+            };
+            if ok {
                 visible.push(k);
             }
         }
@@ -545,12 +549,7 @@ impl Access {
             .get_api_key(id)
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        self.principal_record(actor, Action::ManageKeys, &key.principal_id)
-            .await
-            .map_err(|e| match e {
-                AdminError::NotFound(_) => AdminError::NotFound(what.clone()),
-                other => other,
-            })?;
+        self.key_owner(actor, &key.principal_id, &what).await?;
         self.store.revoke_api_key(id, unix_now()).await?;
         self.record_local(actor, Action::ManageKeys, format!("key/{id}"))
             .await?;
@@ -696,6 +695,19 @@ impl Access {
             )
             .await?;
         Ok(Some(key))
+    }
+}
+
+/// A key's expiry: `expires_in_secs` from `now`, at least one second; `None` never expires.
+fn expiry(now: i64, expires_in_secs: Option<u64>) -> Result<Option<i64>, AdminError> {
+    match expires_in_secs {
+        Some(0) => Err(AdminError::Invalid(
+            "expires_in_secs: must be at least 1".into(),
+        )),
+        Some(s) => Ok(Some(
+            now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)),
+        )),
+        None => Ok(None),
     }
 }
 

@@ -93,10 +93,6 @@ impl Access {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn system_high(&self) -> &Label {
         &self.system_high
     }

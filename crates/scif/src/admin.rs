@@ -287,18 +287,14 @@ pub async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             common,
         } => {
             let a = open(&common).await?;
+            let new = NewKey {
+                principal,
+                scopes,
+                expires_in_secs: expires_in,
+                description,
+            };
             if sigv4 {
-                let k = a
-                    .create_sigv4_key(
-                        me,
-                        NewKey {
-                            principal,
-                            scopes,
-                            expires_in_secs: expires_in,
-                            description,
-                        },
-                    )
-                    .await?;
+                let k = a.create_sigv4_key(me, new).await?;
                 if json {
                     let mut v = serde_json::to_value(&k.record)?;
                     v["secret_access_key"] = serde_json::Value::from(k.secret.as_str());
@@ -312,17 +308,7 @@ pub async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            let k = a
-                .create_key(
-                    me,
-                    NewKey {
-                        principal,
-                        scopes,
-                        expires_in_secs: expires_in,
-                        description,
-                    },
-                )
-                .await?;
+            let k = a.create_key(me, new).await?;
             if json {
                 let mut v = serde_json::to_value(&k.record)?;
                 v["key"] = serde_json::Value::from(k.secret.expose());

@@ -315,26 +315,6 @@ impl Store {
         row.as_ref().map(row_to_sigv4).transpose()
     }
 
-    pub async fn list_sigv4_keys(
-        &self,
-        principal: Option<&str>,
-    ) -> Result<Vec<SigV4KeyRow>, StoreError> {
-        let rows = match principal {
-            Some(p) => {
-                sqlx::query("SELECT * FROM sigv4_keys WHERE principal_id = ? ORDER BY created_at DESC, access_key_id")
-                    .bind(p)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM sigv4_keys ORDER BY created_at DESC, access_key_id")
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(row_to_sigv4).collect()
-    }
-
     pub async fn revoke_sigv4_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE sigv4_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE access_key_id = ?",

@@ -27,6 +27,7 @@ use super::{prepare, validation};
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
+use crate::openai::RawBody;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -214,7 +215,7 @@ pub async fn invoke(
     slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     Path(model_id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let model = super::resolve_model_id(&model_id)?;
@@ -242,7 +243,7 @@ pub async fn invoke_stream(
     slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     Path(model_id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();

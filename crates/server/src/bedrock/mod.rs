@@ -97,11 +97,16 @@ struct ConverseRequest {
     inference_config: Option<InferenceConfig>,
     tool_config: Option<Value>,
     guardrail_config: Option<Value>,
-    additional_model_request_fields: Option<Value>,
-    additional_model_response_field_paths: Option<Value>,
-    request_metadata: Option<Value>,
     prompt_variables: Option<Value>,
-    performance_config: Option<Value>,
+    // Accepted and ignored, as Bedrock does for fields a model does not use.
+    #[serde(default, rename = "additionalModelRequestFields")]
+    _additional_model_request_fields: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "additionalModelResponseFieldPaths")]
+    _additional_model_response_field_paths: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "requestMetadata")]
+    _request_metadata: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "performanceConfig")]
+    _performance_config: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -152,12 +157,6 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
             return Err(validation(format!("{name} is not supported yet")));
         }
     }
-    let _ = (
-        &req.additional_model_request_fields,
-        &req.additional_model_response_field_paths,
-        &req.request_metadata,
-        &req.performance_config,
-    );
     if req.messages.is_empty() {
         return Err(validation("messages must contain at least one message"));
     }
@@ -276,12 +275,12 @@ async fn start(
     headers: &HeaderMap,
     model_id: &str,
     body: ConverseRequest,
-) -> Result<(scif_provider::ChatStream, guard::Flow, String, bool), ApiError> {
+) -> Result<(scif_provider::ChatStream, guard::Flow, bool), ApiError> {
     let model = resolve_model_id(model_id)?;
     let chat = to_chat(&model, body)?;
     let has_stop = !chat.stop.is_empty();
     let (events, flow) = prepare(state, caller, slot, headers, chat).await?;
-    Ok((events, flow, model, has_stop))
+    Ok((events, flow, has_stop))
 }
 
 pub(super) fn note_usage(slot: Option<&Slot>, input: usize, output: usize) {
@@ -344,7 +343,7 @@ async fn converse(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, _model, has_stop) =
+    let (events, flow, has_stop) =
         start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
     let (text, finish, usage) = collect(events).await?;
     note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
@@ -354,11 +353,7 @@ async fn converse(
     let body = json!({
         "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
         "stopReason": stop_reason(finish, has_stop && finish == FinishReason::Stop && !text.is_empty()),
-        "usage": {
-            "inputTokens": usage.prompt_tokens,
-            "outputTokens": usage.completion_tokens,
-            "totalTokens": usage.prompt_tokens + usage.completion_tokens,
-        },
+        "usage": usage_json(usage),
         "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
     });
     let mut resp = Json(body).into_response();
@@ -377,7 +372,7 @@ async fn converse_stream(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, _model, has_stop) =
+    let (events, flow, has_stop) =
         start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
     let frame = |t: &str, v: Value| -> Result<bytes::Bytes, Infallible> {
         Ok(bytes::Bytes::from(scif_sigv4::eventstream::event(
@@ -418,11 +413,7 @@ async fn converse_stream(
                     frame(
                         "metadata",
                         json!({
-                            "usage": {
-                                "inputTokens": usage.prompt_tokens,
-                                "outputTokens": usage.completion_tokens,
-                                "totalTokens": usage.prompt_tokens + usage.completion_tokens,
-                            },
+                            "usage": usage_json(usage),
                             "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
                         }),
                     ),
@@ -447,6 +438,14 @@ async fn converse_stream(
     resp.headers_mut().insert(name, value);
     *resp.status_mut() = StatusCode::OK;
     Ok(resp)
+}
+
+fn usage_json(u: scif_provider::Usage) -> Value {
+    json!({
+        "inputTokens": u.prompt_tokens,
+        "outputTokens": u.completion_tokens,
+        "totalTokens": u.prompt_tokens + u.completion_tokens,
+    })
 }
 
 fn summary(region: &str, m: &scif_provider::ModelInfo) -> Value {

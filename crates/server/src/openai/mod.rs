@@ -17,19 +17,32 @@ use crate::AppState;
 /// body over the configured limit is a 413.
 pub struct OpenAiJson<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for OpenAiJson<T> {
+/// A request body read whole, with the body limit's refusal as a 413 in scif's error shape
+/// (which the Bedrock layer translates like any other error).
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
+        Bytes::from_request(req, state)
             .await
+            .map(RawBody)
             .map_err(|e: BytesRejection| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge(state.config.server.max_body_bytes)
                 } else {
                     ApiError::invalid(e.body_text(), None)
                 }
-            })?;
+            })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OpenAiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::invalid(
                 "The request body is empty; expected a JSON object.",
