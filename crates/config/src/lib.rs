@@ -35,6 +35,155 @@ pub struct Config {
     pub oidc: OidcConfig,
     pub audit: AuditConfig,
     pub log: LogConfig,
+    /// Settings shared by every remote deployment (retries, health checks, circuit breaker).
+    pub gateway: GatewayConfig,
+    /// Models served by remote deployments rather than the embedded engine.
+    pub remote_models: Vec<RemoteModelConfig>,
+    /// Remote OpenAI-compatible backends (vLLM, TGI, llama.cpp server, Ollama) serving the
+    /// `remote_models`. Reloaded without a restart (SIGHUP, `POST /admin/v1/config/reload`).
+    pub deployments: Vec<DeploymentConfig>,
+    /// Rate, concurrency and budget limits. Reloaded with the deployments.
+    pub limits: Vec<LimitConfig>,
+}
+
+/// How scif treats its remote deployments as a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Retries of one request after a failure that is safe to retry (connect error, 429, 502,
+    /// 503 before any token), across deployments of the same tier, then the next tiers.
+    pub max_retries: u32,
+    /// First backoff between retries; doubled each time, with full jitter.
+    pub retry_backoff_ms: u64,
+    /// Consecutive failures that open a deployment's circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit refuses traffic before one trial request is let through.
+    pub circuit_open_secs: u64,
+    /// Seconds between active health checks of each deployment; 0: no active checks.
+    pub health_check_secs: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            retry_backoff_ms: 25,
+            circuit_failures: 5,
+            circuit_open_secs: 30,
+            health_check_secs: 10,
+        }
+    }
+}
+
+/// A model whose completions come from remote deployments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteModelConfig {
+    /// The name clients ask for.
+    pub name: String,
+    /// The model's classification label (banner marking): who may use it, and the floor of
+    /// every output's label.
+    pub label: String,
+    /// Handling caveats beyond the label: "itar", "phi".
+    #[serde(default)]
+    pub handling: Vec<String>,
+    /// The context window reported in `/v1/models`; 0 when unknown.
+    #[serde(default)]
+    pub context_length: u64,
+}
+
+/// One backend serving a remote model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    /// Unique name, shown in metrics, usage records and logs.
+    pub name: String,
+    /// The `remote_models` entry this deployment serves.
+    pub model: String,
+    /// The protocol spoken: "openai" (OpenAI-compatible chat completions).
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// Base URL up to and including the API version, e.g. `http://10.1.2.3:8000/v1`.
+    pub url: String,
+    /// The model name sent upstream; default: `model`.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    /// File holding the upstream's bearer token (never the token itself in this file).
+    #[serde(default)]
+    pub api_key_file: Option<String>,
+    /// Environment variable holding the upstream's bearer token.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// CA bundle (PEM) that an https upstream's certificate must chain to; required for https
+    /// (an enclave's backends carry certificates from its own CA, not public roots).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Share of traffic within its tier, relative to the other deployments of the tier.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Fallback tier: tier 0 serves first; a higher tier only when every lower one failed or is
+    /// unavailable.
+    #[serde(default)]
+    pub tier: u32,
+    /// The highest label of data that may be sent to this backend (banner marking). Input above
+    /// it never reaches it, not even as a fallback.
+    pub accreditation: String,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// From sending the request to the first token (or the whole answer, not streamed).
+    #[serde(default = "default_first_token_timeout")]
+    pub first_token_timeout_ms: u64,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+    /// Path under `url` probed by active health checks.
+    #[serde(default = "default_health_path")]
+    pub health_path: String,
+}
+
+fn default_provider() -> String {
+    "openai".into()
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_connect_timeout() -> u64 {
+    2_000
+}
+fn default_first_token_timeout() -> u64 {
+    60_000
+}
+fn default_request_timeout() -> u64 {
+    600_000
+}
+fn default_health_path() -> String {
+    "/models".into()
+}
+
+/// A limit on requests, tokens or concurrency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Unique name, returned to a caller who is over it.
+    pub name: String,
+    /// What is counted: "principal", "key" (API key or SigV4 access key), "group" or "model".
+    pub scope: String,
+    /// The one principal, key, group or model the limit applies to; absent: each one
+    /// separately (every principal has its own allowance).
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub requests_per_minute: Option<u64>,
+    /// Prompt plus completion tokens.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
+    #[serde(default)]
+    pub concurrent: Option<u64>,
+    /// Budget per UTC calendar day.
+    #[serde(default)]
+    pub tokens_per_day: Option<u64>,
+    /// Budget per UTC calendar month.
+    #[serde(default)]
+    pub tokens_per_month: Option<u64>,
 }
 
 /// The audit trail: append-only, hash-chained, signed segments in a directory.
@@ -422,6 +571,128 @@ impl Config {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid("log.format", "expected \"text\" or \"json\"");
+        }
+        self.validate_gateway()
+    }
+
+    /// The remote models, deployments and limits: also what a reload checks before it replaces
+    /// the running set.
+    pub fn validate_gateway(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        let banner = |key: String, text: &str| -> Result<scif_labels::Label, ConfigError> {
+            scif_labels::Label::parse_banner(text).map_err(|e| ConfigError::Invalid {
+                key,
+                message: format!("not a valid banner marking: {e}"),
+            })
+        };
+        let system_high = self.system_high();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, m) in self.remote_models.iter().enumerate() {
+            let key = format!("remote_models[{i}]");
+            if m.name.is_empty() || !names.insert(m.name.as_str()) {
+                return invalid(format!("{key}.name"), "must be present and unique".into());
+            }
+            let label = banner(format!("{key}.label"), &m.label)?;
+            if !system_high.dominates(&label) {
+                return invalid(
+                    format!("{key}.label"),
+                    "is above security.system_high".into(),
+                );
+            }
+            for h in &m.handling {
+                if !matches!(h.as_str(), "itar" | "phi") {
+                    return invalid(
+                        format!("{key}.handling"),
+                        format!("unknown caveat {h:?}; expected \"itar\" or \"phi\""),
+                    );
+                }
+            }
+            if !self.deployments.iter().any(|d| d.model == m.name) {
+                return invalid(
+                    format!("{key}.name"),
+                    format!("no deployment serves the remote model {:?}", m.name),
+                );
+            }
+        }
+        let mut deployment_names = std::collections::BTreeSet::new();
+        for (i, d) in self.deployments.iter().enumerate() {
+            let key = format!("deployments[{i}]");
+            if d.name.is_empty() || !deployment_names.insert(d.name.as_str()) {
+                return invalid(format!("{key}.name"), "must be present and unique".into());
+            }
+            if !names.contains(d.model.as_str()) {
+                return invalid(
+                    format!("{key}.model"),
+                    format!("{:?} is not a remote_models entry", d.model),
+                );
+            }
+            if d.provider != "openai" {
+                return invalid(
+                    format!("{key}.provider"),
+                    format!("unknown provider {:?}; expected \"openai\"", d.provider),
+                );
+            }
+            if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
+                return invalid(
+                    format!("{key}.url"),
+                    "expected an http:// or https:// URL".into(),
+                );
+            }
+            if d.url.starts_with("https://") && d.ca_file.is_none() {
+                return invalid(
+                    format!("{key}.ca_file"),
+                    "an https deployment needs the CA bundle its certificate chains to".into(),
+                );
+            }
+            if d.api_key_file.is_some() && d.api_key_env.is_some() {
+                return invalid(
+                    format!("{key}.api_key_file"),
+                    "set api_key_file or api_key_env, not both".into(),
+                );
+            }
+            if d.weight == 0 {
+                return invalid(format!("{key}.weight"), "must be at least 1".into());
+            }
+            if d.connect_timeout_ms == 0
+                || d.first_token_timeout_ms == 0
+                || d.request_timeout_ms == 0
+            {
+                return invalid(key.clone(), "timeouts must be at least 1 ms".into());
+            }
+            banner(format!("{key}.accreditation"), &d.accreditation)?;
+        }
+        let mut limit_names = std::collections::BTreeSet::new();
+        for (i, l) in self.limits.iter().enumerate() {
+            let key = format!("limits[{i}]");
+            if l.name.is_empty() || !limit_names.insert(l.name.as_str()) {
+                return invalid(format!("{key}.name"), "must be present and unique".into());
+            }
+            if !matches!(l.scope.as_str(), "principal" | "key" | "group" | "model") {
+                return invalid(
+                    format!("{key}.scope"),
+                    "expected \"principal\", \"key\", \"group\" or \"model\"".into(),
+                );
+            }
+            let quantities = [
+                l.requests_per_minute,
+                l.tokens_per_minute,
+                l.concurrent,
+                l.tokens_per_day,
+                l.tokens_per_month,
+            ];
+            if quantities.iter().all(Option::is_none) {
+                return invalid(
+                    key.clone(),
+                    "sets none of requests_per_minute, tokens_per_minute, concurrent, tokens_per_day, tokens_per_month".into(),
+                );
+            }
+            if quantities.contains(&Some(0)) {
+                return invalid(
+                    key.clone(),
+                    "a limit of 0 would refuse everything; remove the principal's access instead"
+                        .into(),
+                );
+            }
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
 //! Providers: where chat completions come from. One trait, [`Provider`], one module per
-//! implementation. The embedded engine ([`local::LocalProvider`]) is the first; remote
-//! OpenAI-compatible backends (vLLM, TGI, llama.cpp, Ollama) will be the next.
+//! implementation: the embedded engine ([`local::LocalProvider`]) here, remote
+//! OpenAI-compatible backends (vLLM, TGI, llama.cpp, Ollama) in `scif-gateway`.
 //!
 //! Providers speak the neutral types of this crate, never a wire dialect: the server translates
-//! OpenAI (and later Bedrock) requests into [`ChatRequest`] and [`ChatEvent`]s back out.
+//! OpenAI and Bedrock requests into [`ChatRequest`] and [`ChatEvent`]s back out.
 
 pub mod local;
 
@@ -29,6 +29,11 @@ pub struct ChatRequest {
     /// `None`: until the model stops or its context is full.
     pub max_tokens: Option<usize>,
     pub stop: Vec<String>,
+    /// Whether the caller reads the answer as a stream (a remote provider asks its upstream for
+    /// the same, which is cheaper for whole answers).
+    pub stream: bool,
+    /// The label of the input: a provider sends it only to endpoints accredited for it.
+    pub input_label: scif_labels::Label,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,6 +63,13 @@ pub enum ChatEvent {
 
 /// Dropping the stream cancels the generation behind it.
 pub type ChatStream = Pin<Box<dyn Stream<Item = ChatEvent> + Send>>;
+
+/// A generation that started: its events, and which endpoint produces them (for metering).
+pub struct Started {
+    pub events: ChatStream,
+    /// The deployment serving it ("local" for the embedded engine).
+    pub served_by: String,
+}
 
 /// What `/v1/models` shows about a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +109,9 @@ pub enum ProviderError {
     Overloaded { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// No endpoint serving the model is accredited for the input's label.
+    #[error("{0}")]
+    NotAccredited(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -108,10 +123,22 @@ pub trait Provider: Send + Sync {
 
     fn models(&self) -> Vec<ModelInfo>;
 
+    /// Whether this provider serves `model` now (a remote provider's set changes on reload).
+    fn serves(&self, model: &str) -> bool {
+        self.models().iter().any(|m| m.id == model)
+    }
+
+    /// Whether some endpoint serving `model` may receive input labelled `input`. The embedded
+    /// engine runs inside the deployment, which is accredited to its system high (checked by
+    /// the server for every provider).
+    fn accepts(&self, _model: &str, _input: &scif_labels::Label) -> bool {
+        true
+    }
+
     fn load(&self, model: &str) -> ModelLoad;
 
     /// Start a chat completion. Errors here happen before any token is produced.
-    async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ProviderError>;
+    async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError>;
 
     /// Cancel everything in flight (shutdown).
     fn cancel_all(&self);

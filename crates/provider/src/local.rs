@@ -10,8 +10,8 @@ use scif_engine::{Engine, GenerationEvent, SubmitError, TemplateMessage};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::{
-    ChatEvent, ChatRequest, ChatStream, FinishReason, ModelInfo, ModelLoad, Provider,
-    ProviderError, Usage,
+    ChatEvent, ChatRequest, FinishReason, ModelInfo, ModelLoad, Provider, ProviderError, Started,
+    Usage,
 };
 
 pub struct LocalModel {
@@ -57,7 +57,7 @@ impl Provider for LocalProvider {
         }
     }
 
-    async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+    async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {
         let m = self
             .models
             .get(&req.model)
@@ -108,7 +108,10 @@ impl Provider for LocalProvider {
             },
             GenerationEvent::Error(e) => ChatEvent::Error(e),
         });
-        Ok(Box::pin(stream))
+        Ok(Started {
+            events: Box::pin(stream),
+            served_by: "local".into(),
+        })
     }
 
     fn cancel_all(&self) {

@@ -7,6 +7,7 @@ mod audit;
 mod chat;
 mod models;
 mod serve;
+mod usage;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ enum Command {
     Audit(audit::AuditCmd),
     /// Chat with a model on a running server, streaming, in the terminal
     Chat(chat::ChatArgs),
+    /// Summarize metered usage by principal, group, key, model, deployment and day (offline)
+    Usage(usage::UsageArgs),
     /// Configuration tools
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -204,6 +207,7 @@ fn main() -> ExitCode {
             Command::Policies(c) => admin::policies(c).await,
             Command::Audit(c) => audit::run(c).await,
             Command::Chat(a) => chat::run(a).await,
+            Command::Usage(a) => usage::run(a).await,
             Command::Config(ConfigCmd::Check { file }) => {
                 let file = file.unwrap_or_else(|| PathBuf::from("scif.toml"));
                 Config::load(Some(&file), std::env::vars())

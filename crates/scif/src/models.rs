@@ -6,7 +6,7 @@ use scif_store::Store;
 
 use crate::{load_config, out, CommonArgs};
 
-async fn open(common: &CommonArgs) -> anyhow::Result<Store> {
+pub async fn open(common: &CommonArgs) -> anyhow::Result<Store> {
     let cfg = load_config(common, None)?;
     Ok(Store::open(&cfg.storage.data_dir).await?)
 }

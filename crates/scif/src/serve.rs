@@ -29,7 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         records.retain(|r| cfg.engine.models.contains(&r.name));
     }
-    if records.is_empty() {
+    if records.is_empty() && cfg.remote_models.is_empty() {
         tracing::warn!("no models imported; /readyz will report not ready until one is (scif models import FILE --name NAME)");
     }
     let opts = EngineOptions {
@@ -72,11 +72,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             engine: Arc::new(engine),
         });
     }
+    for m in &cfg.remote_models {
+        anyhow::ensure!(
+            !local.iter().any(|l| l.info.id == m.name),
+            "remote_models names {:?}, which the embedded engine already serves",
+            m.name
+        );
+    }
+    let gateway = if cfg.deployments.is_empty() {
+        None
+    } else {
+        let g = Arc::new(scif_gateway::Gateway::new(&cfg)?);
+        tracing::info!(
+            models = cfg.remote_models.len(),
+            deployments = cfg.deployments.len(),
+            "remote deployments configured"
+        );
+        Some(g)
+    };
     let mut providers = Providers::default();
     providers.add(Arc::new(LocalProvider::new(
         local,
         cfg.server.retry_after_secs,
     )));
+    if let Some(g) = &gateway {
+        providers.add_dynamic(g.clone());
+    }
+    let limits = Arc::new(scif_limits::Limiter::new(&cfg.limits));
+    let seeded = scif_server::metering::seed_limits(&store, &limits).await?;
+    if seeded > 0 {
+        tracing::info!(
+            rows = seeded,
+            "this month's usage counted against the token budgets"
+        );
+    }
 
     let auditor = crate::audit::open_trail(&cfg)?;
     let access = Arc::new(crate::access::open(&cfg, store.clone()).await?);
@@ -100,7 +129,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
     let mut state = AppState::new(cfg, providers, store.clone(), access)?;
     state.auditor = Some(auditor.clone());
+    state.limits = limits;
+    let (meter, meter_task) = scif_server::metering::Meter::start(store.clone());
+    state.meter = Some(meter);
+    state.gateway = gateway.clone();
+    let (common, listen) = (args.common.clone(), args.listen.clone());
+    state.reload_source = Some(Arc::new(move || {
+        crate::load_config(&common, listen.as_deref()).map_err(|e| format!("{e:#}"))
+    }));
+    state.sync_remote_models();
     state.refresh_model_labels().await?;
+    let health = gateway.as_ref().map(|g| g.spawn_health_checks());
+    let hup = tokio::spawn(reload_on_sighup(state.clone()));
     crate::audit::lifecycle(&auditor, "server_start", &state).await?;
     scif_server::audit::drain_outbox(&auditor, &store)
         .await
@@ -108,9 +148,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refresher = tokio::spawn(refresh(state.clone()));
     scif_server::serve(listener, state.clone(), tls, shutdown_signal()).await?;
     refresher.abort();
+    hup.abort();
+    if let Some(h) = health {
+        h.abort();
+    }
     crate::audit::lifecycle(&auditor, "server_stop", &state).await?;
     let trail = auditor.trail.clone();
     drop(state);
+    // The last usage records are written once every handle to the meter is gone.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), meter_task)
+        .await
+        .is_err()
+    {
+        tracing::error!("usage records still unwritten after 10 s; some are lost");
+    }
     tokio::task::spawn_blocking(move || trail.close()).await??;
     store.close().await;
     tracing::info!("stopped");
@@ -136,6 +187,33 @@ async fn refresh(state: AppState) {
             }
         }
     }
+}
+
+/// SIGHUP reloads deployments and limits; an invalid configuration is refused and the running
+/// one keeps serving.
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload through the admin API only");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match state.reload() {
+                Ok(r) => {
+                    tracing::info!(report = ?r, "SIGHUP: configuration reloaded");
+                    scif_server::audit::config_reload(&state, "sighup", Ok(&r)).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: configuration refused; the running one keeps serving");
+                    scif_server::audit::config_reload(&state, "sighup", Err(&e)).await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 async fn shutdown_signal() {

@@ -11,6 +11,9 @@
 //! | `DELETE /admin/v1/keys/{id}` | revoke (the record stays) |
 //! | `GET, PUT /admin/v1/policies` | the Cedar policy set in force; replace it (validated) |
 //! | `PUT /admin/v1/models/{id}/label` | relabel a model |
+//! | `GET /admin/v1/usage?by=principal,model,day&from=YYYY-MM-DD&to=YYYY-MM-DD` | usage summary (auditors) |
+//! | `GET /admin/v1/deployments` | remote deployments: health, circuit, load (operators) |
+//! | `POST /admin/v1/config/reload` | re-read deployments and limits (administrators) |
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, put};
@@ -41,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/keys/{id}", axum::routing::delete(revoke_key))
         .route("/policies", get(get_policies).put(set_policies))
         .route("/models/{id}/label", put(set_model_label))
+        .route("/usage", get(usage))
+        .route("/deployments", get(deployments))
+        .route("/config/reload", axum::routing::post(reload))
         .layer(axum::middleware::from_fn(note_admin_action))
 }
 
@@ -59,7 +65,9 @@ async fn note_admin_action(
             "keys" => "manage_keys",
             "policies" => "manage_policies",
             "models" => "manage_models",
-            "audit" => "read_audit",
+            "audit" | "usage" => "read_audit",
+            "deployments" => "read_metrics",
+            "config" => "manage_policies",
             "whoami" => "whoami",
             _ => "admin",
         };
@@ -137,6 +145,126 @@ async fn read_audit(
     Ok(Json(
         json!({"object": "list", "data": records, "next_after_seq": next}),
     ))
+}
+
+fn authorize_system(
+    state: &AppState,
+    caller: &scif_access::Caller,
+    action: scif_authz::Action,
+    kind: scif_authz::ResourceKind,
+    id: &str,
+) -> Result<(), ApiError> {
+    let resource = scif_authz::Resource::new(kind, id, state.config.system_high());
+    let d = state.access.authorize(caller, action, &resource);
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(d.denial_message()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageQuery {
+    /// Comma-separated dimensions: principal, group, key, model, deployment, day.
+    by: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Usage is an accountability record: who used which model how much. Reading it takes the
+/// same right as reading the audit trail.
+async fn usage(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    Query(q): Query<UsageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    authorize_system(
+        &state,
+        &caller,
+        scif_authz::Action::ReadAudit,
+        scif_authz::ResourceKind::AuditTrail,
+        "usage",
+    )?;
+    let by = scif_store::UsageDim::parse_list(q.by.as_deref().unwrap_or("principal,model,day"))
+        .map_err(|e| ApiError::invalid(e, Some("by")))?;
+    for (name, v) in [("from", &q.from), ("to", &q.to)] {
+        if let Some(day) = v {
+            if crate::metering::days_of(day).is_none() || day.len() != 10 {
+                return Err(ApiError::invalid(
+                    format!("{name} must be a date, YYYY-MM-DD"),
+                    Some(name),
+                ));
+            }
+        }
+    }
+    let totals = state
+        .store
+        .usage_totals(q.from.as_deref(), q.to.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot read usage records");
+            ApiError::Internal("cannot read usage records".into())
+        })?;
+    let data = scif_store::summarize(&totals, &by);
+    Ok(Json(json!({
+        "object": "list",
+        "by": by.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        "data": data,
+    })))
+}
+
+async fn deployments(
+    State(state): State<AppState>,
+    caller: CallerExt,
+) -> Result<Json<Value>, ApiError> {
+    crate::guard::system(&state, &caller, scif_authz::Action::ReadMetrics, None)?;
+    let data = state
+        .gateway
+        .as_ref()
+        .map(|g| g.deployments())
+        .unwrap_or_default();
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+/// Changing what serves models and who is limited is a configuration change: administrators
+/// only (the same right as managing policies).
+async fn reload(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<axum::Extension<Slot>>,
+) -> Result<Json<Value>, ApiError> {
+    authorize_system(
+        &state,
+        &caller,
+        scif_authz::Action::ManagePolicies,
+        scif_authz::ResourceKind::System,
+        "config",
+    )?;
+    match state.reload() {
+        Ok(report) => {
+            if let Some(axum::Extension(slot)) = &slot {
+                slot.update(|e| {
+                    e.detail.insert(
+                        "report".into(),
+                        serde_json::to_value(&report).unwrap_or_default(),
+                    );
+                });
+            }
+            Ok(Json(json!({"reloaded": true, "report": report})))
+        }
+        Err(e) => {
+            if let Some(axum::Extension(slot)) = &slot {
+                slot.update(|en| {
+                    en.detail.insert("error".into(), e.clone().into());
+                });
+            }
+            Err(ApiError::invalid(
+                format!("the new configuration was refused; the running one keeps serving: {e}"),
+                None,
+            ))
+        }
+    }
 }
 
 impl From<AdminError> for ApiError {

@@ -299,3 +299,40 @@ pub async fn append_logged(auditor: &Auditor, event: Event) {
         tracing::error!(error = %e, "cannot write the audit trail");
     }
 }
+
+/// Records a configuration reload that did not come through the API (SIGHUP): who cannot be
+/// known beyond "a local operator with signal rights", so the event says so.
+pub async fn config_reload(
+    state: &crate::AppState,
+    via: &str,
+    result: Result<&crate::ReloadReport, &String>,
+) {
+    let Some(auditor) = &state.auditor else {
+        return;
+    };
+    let mut detail = Map::new();
+    detail.insert("via".into(), via.into());
+    let (decision, outcome) = match result {
+        Ok(report) => {
+            detail.insert(
+                "report".into(),
+                serde_json::to_value(report).unwrap_or_default(),
+            );
+            ("allow", "reloaded")
+        }
+        Err(e) => {
+            detail.insert("error".into(), e.as_str().into());
+            ("deny", "refused")
+        }
+    };
+    let event = Event {
+        time: scif_audit::time::now_rfc3339(),
+        principal: Some("local-operator".into()),
+        action: "config_reload".into(),
+        decision: decision.into(),
+        outcome: Some(outcome.into()),
+        detail,
+        ..Default::default()
+    };
+    append_logged(auditor, event).await;
+}

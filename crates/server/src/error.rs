@@ -7,6 +7,9 @@ use serde_json::json;
 
 use scif_provider::ProviderError;
 
+/// The response header naming the limit a 429 is about.
+pub const LIMIT_HEADER: &str = "x-scif-limit";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
     /// 400: the request is malformed or asks for something unsupported.
@@ -34,6 +37,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// 429: the queue is full.
     Overloaded { retry_after_secs: u64 },
+    /// 429: the caller is over a configured limit (named, so the caller knows which).
+    RateLimited {
+        limit: String,
+        kind: &'static str,
+        retry_after_secs: u64,
+    },
     /// 503: not ready, shutting down, or the generation was cancelled.
     Unavailable(String),
     /// 500: a bug or an engine failure; the message is safe to show.
@@ -60,7 +69,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -136,6 +147,18 @@ impl ApiError {
                 None,
                 Some("queue_full"),
             ),
+            ApiError::RateLimited {
+                limit,
+                kind,
+                retry_after_secs,
+            } => (
+                format!(
+                    "Rate limit exceeded: limit `{limit}` ({kind}); retry after {retry_after_secs} seconds."
+                ),
+                "rate_limit_error",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
             ApiError::Unavailable(m) => {
                 (m.clone(), "server_error", None, Some("service_unavailable"))
             }
@@ -154,9 +177,21 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"scif\""),
             );
         }
-        if let ApiError::Overloaded { retry_after_secs } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        let retry_after = match &self {
+            ApiError::Overloaded { retry_after_secs }
+            | ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if let ApiError::RateLimited { limit, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(limit) {
+                resp.headers_mut().insert(LIMIT_HEADER, v);
             }
         }
         resp
@@ -181,6 +216,7 @@ impl From<ProviderError> for ApiError {
                 ApiError::Overloaded { retry_after_secs }
             }
             ProviderError::Unavailable(m) => ApiError::Unavailable(m),
+            ProviderError::NotAccredited(m) => ApiError::Forbidden(m),
             ProviderError::Internal(m) => ApiError::Internal(m),
         }
     }
@@ -219,6 +255,15 @@ mod tests {
             (
                 ApiError::Overloaded {
                     retry_after_secs: 2,
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                ApiError::RateLimited {
+                    limit: "analysts-rpm".into(),
+                    kind: "requests_per_minute",
+                    retry_after_secs: 7,
                 },
                 429,
                 "rate_limit_error",

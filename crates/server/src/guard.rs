@@ -86,8 +86,8 @@ impl Flow {
     }
 }
 
-/// Information flow for a request to a model labelled `model_label`, served by an endpoint
-/// accredited to `accreditation`:
+/// Information flow for a request to a model labelled `model_label`, served by endpoints that
+/// `accredited` says may receive a given input label:
 ///
 /// - the input's label is the one declared in `x-scif-input-label` (banner or portion form),
 ///   else the configured default, else the caller's clearance; the caller must be able to
@@ -100,7 +100,7 @@ pub fn flow(
     caller: &Caller,
     headers: &HeaderMap,
     model_label: &Label,
-    accreditation: &Label,
+    accredited: &dyn Fn(&Label) -> bool,
     slot: Option<&Slot>,
 ) -> Result<Flow, ApiError> {
     let refuse = |reason: &str, err: ApiError| {
@@ -140,7 +140,7 @@ pub fn flow(
             ),
         );
     };
-    if !accreditation.dominates(&input) {
+    if !accredited(&input) {
         return refuse(
             "input_above_accreditation",
             ApiError::Forbidden(

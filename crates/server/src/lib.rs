@@ -1,5 +1,5 @@
-//! scif's HTTP server: the only crate that knows HTTP. It speaks the OpenAI dialect (Bedrock and
-//! the admin API come later), exposes health and metrics, and routes each request to the
+//! scif's HTTP server: the only crate that knows HTTP. It speaks the OpenAI and Bedrock
+//! dialects and the admin API, exposes health and metrics, and routes each request to the
 //! provider serving its model.
 //!
 //! The request path is the layer chain in [`router`]; read it first.
@@ -11,6 +11,8 @@ pub mod bedrock;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod invoke;
+pub mod metering;
 pub mod metrics;
 pub mod openai;
 
@@ -41,11 +43,14 @@ use tower_http::request_id::{
 
 use error::ApiError;
 
-/// Which provider serves which model.
+/// Which provider serves which model. Static providers (the embedded engine) serve a fixed
+/// set; dynamic ones (remote deployments) are asked, since a reload changes what they serve.
+/// A static provider wins a name both claim (configuration refuses that case anyway).
 #[derive(Default)]
 pub struct Providers {
     by_model: BTreeMap<String, Arc<dyn Provider>>,
     all: Vec<Arc<dyn Provider>>,
+    dynamic: Vec<Arc<dyn Provider>>,
 }
 
 impl Providers {
@@ -56,25 +61,57 @@ impl Providers {
         self.all.push(p);
     }
 
-    pub fn for_model(&self, model: &str) -> Option<&Arc<dyn Provider>> {
-        self.by_model.get(model)
+    pub fn add_dynamic(&mut self, p: Arc<dyn Provider>) {
+        self.dynamic.push(p);
+    }
+
+    pub fn for_model(&self, model: &str) -> Option<Arc<dyn Provider>> {
+        if let Some(p) = self.by_model.get(model) {
+            return Some(p.clone());
+        }
+        self.dynamic.iter().find(|p| p.serves(model)).cloned()
+    }
+
+    /// Whether a static provider (the embedded engine) serves `model`.
+    pub fn is_static(&self, model: &str) -> bool {
+        self.by_model.contains_key(model)
     }
 
     pub fn models(&self) -> Vec<ModelInfo> {
-        let mut v: Vec<ModelInfo> = self.all.iter().flat_map(|p| p.models()).collect();
+        let remote = self
+            .dynamic
+            .iter()
+            .flat_map(|p| p.models())
+            .filter(|m| !self.by_model.contains_key(&m.id));
+        let mut v: Vec<ModelInfo> = self
+            .all
+            .iter()
+            .flat_map(|p| p.models())
+            .chain(remote)
+            .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
 
     pub fn loads(&self) -> Vec<(String, ModelLoad)> {
-        self.by_model
+        let mut v: Vec<(String, ModelLoad)> = self
+            .by_model
             .iter()
             .map(|(m, p)| (m.clone(), p.load(m)))
-            .collect()
+            .collect();
+        for p in &self.dynamic {
+            for m in p.models() {
+                if !self.by_model.contains_key(&m.id) {
+                    let load = p.load(&m.id);
+                    v.push((m.id, load));
+                }
+            }
+        }
+        v
     }
 
     pub fn cancel_all(&self) {
-        for p in &self.all {
+        for p in self.all.iter().chain(self.dynamic.iter()) {
             p.cancel_all();
         }
     }
@@ -95,6 +132,27 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     /// The audit trail; `None` only in tests of the server alone.
     pub auditor: Option<audit::Auditor>,
+    /// Rate, concurrency and budget limits (empty: none configured).
+    pub limits: Arc<scif_limits::Limiter>,
+    /// Usage records; `None` only in tests of the server alone.
+    pub meter: Option<metering::Meter>,
+    /// Remote deployments, when any are configured.
+    pub gateway: Option<Arc<scif_gateway::Gateway>>,
+    /// Re-reads the configuration for a reload (SIGHUP, `POST /admin/v1/config/reload`);
+    /// `None`: reload is not available.
+    pub reload_source: Option<ReloadSource>,
+}
+
+/// Produces the configuration a reload applies.
+pub type ReloadSource = Arc<dyn Fn() -> Result<Config, String> + Send + Sync>;
+
+/// What a reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadReport {
+    pub deployments: scif_gateway::ReloadSummary,
+    pub limits: usize,
+    /// Sections that changed but only take effect at the next start.
+    pub needs_restart: Vec<String>,
 }
 
 impl AppState {
@@ -124,6 +182,91 @@ impl AppState {
             metrics: metrics::Metrics::new()?,
             shutting_down: Arc::new(AtomicBool::new(false)),
             auditor: None,
+            limits: Arc::new(scif_limits::Limiter::new(&[])),
+            meter: None,
+            gateway: None,
+            reload_source: None,
+        })
+    }
+
+    /// Puts the remote models' labels and handling caveats in place, and forgets remote models
+    /// no longer served (after start and after each reload).
+    pub fn sync_remote_models(&self) {
+        let Some(gateway) = &self.gateway else {
+            return;
+        };
+        let remote = gateway.model_labels();
+        let mut labels = match self.model_labels.write() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut handling = match self.model_handling.write() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        labels.retain(|name, _| {
+            self.providers.is_static(name) || remote.iter().any(|(n, _, _)| n == name)
+        });
+        handling.retain(|name, _| {
+            self.providers.is_static(name) || remote.iter().any(|(n, _, _)| n == name)
+        });
+        for (name, label, caveats) in remote {
+            if self.providers.is_static(&name) {
+                continue;
+            }
+            handling.insert(name.clone(), scif_access::admin::handling_of(&caveats));
+            labels.insert(name, label);
+        }
+    }
+
+    /// Applies the deployments and limits of a freshly read configuration. Nothing changes
+    /// unless all of it is valid; the old set keeps serving otherwise.
+    pub fn reload(&self) -> Result<ReloadReport, String> {
+        let source = self.reload_source.as_ref().ok_or_else(|| {
+            "this server was started without a reloadable configuration".to_owned()
+        })?;
+        let new = source()?;
+        new.validate_gateway().map_err(|e| e.to_string())?;
+        for m in &new.remote_models {
+            if self.providers.is_static(&m.name) {
+                return Err(format!(
+                    "remote_models: {:?} is already served by the embedded engine",
+                    m.name
+                ));
+            }
+        }
+        let deployments =
+            match &self.gateway {
+                Some(g) => g.reload(&new).map_err(|e| e.to_string())?,
+                None if new.deployments.is_empty() => scif_gateway::ReloadSummary::default(),
+                None => return Err(
+                    "deployments were added to a server started without any; restart to serve them"
+                        .into(),
+                ),
+            };
+        self.limits.replace(&new.limits);
+        self.sync_remote_models();
+        let mut needs_restart = Vec::new();
+        let old = &*self.config;
+        for (name, changed) in [
+            ("server", old.server != new.server),
+            ("storage", old.storage != new.storage),
+            ("engine", old.engine != new.engine),
+            ("security", old.security != new.security),
+            ("tls", old.tls != new.tls),
+            ("oidc", old.oidc != new.oidc),
+            ("audit", old.audit != new.audit),
+            ("log", old.log != new.log),
+        ] {
+            if changed {
+                needs_restart.push(name.to_owned());
+            }
+        }
+        tracing::info!(added = ?deployments.added, removed = ?deployments.removed, changed = ?deployments.changed, limits = new.limits.len(), "configuration reloaded");
+        Ok(ReloadReport {
+            deployments,
+            limits: new.limits.len(),
+            needs_restart,
         })
     }
 
@@ -162,7 +305,7 @@ impl AppState {
     pub async fn refresh_model_labels(&self) -> Result<(), scif_store::StoreError> {
         let system_high = self.config.system_high();
         for record in self.store.list_models().await? {
-            if self.model_label(&record.name).is_none() {
+            if !self.providers.is_static(&record.name) || self.model_label(&record.name).is_none() {
                 continue;
             }
             let label = match Label::parse_banner(&record.label) {

@@ -4,8 +4,10 @@
 //! This crate holds records only; it does not interpret model files or speak HTTP.
 
 mod identity;
+mod usage;
 
 pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
+pub use usage::{summarize, UsageDim, UsageRecord, UsageSummary, UsageTotals};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

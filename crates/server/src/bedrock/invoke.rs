@@ -142,6 +142,8 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             },
             max_tokens: Some(a.max_tokens as usize),
             stop: a.stop_sequences.unwrap_or_default(),
+            stream: false,
+            input_label: scif_labels::Label::unclassified(),
         };
         return Ok((Native::Anthropic, chat));
     }
@@ -166,6 +168,8 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             },
             max_tokens: Some(l.max_gen_len.unwrap_or(512) as usize),
             stop: Vec::new(),
+            stream: false,
+            input_label: scif_labels::Label::unclassified(),
         };
         return Ok((Native::Llama, chat));
     }
@@ -220,9 +224,8 @@ pub async fn invoke(
     let slot = slot.map(|Extension(s)| s);
     let model = super::resolve_model_id(&model_id)?;
     let (native, chat) = parse(&model, &body)?;
-    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
+    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat, false).await?;
     let (text, finish, usage) = super::collect(events).await?;
-    super::note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
     let mut resp = axum::Json(whole(&native, &model, &text, finish, usage)).into_response();
     let (name, value) = flow.header();
     resp.headers_mut().insert(name, value);
@@ -249,7 +252,7 @@ pub async fn invoke_stream(
     let started = Instant::now();
     let model = super::resolve_model_id(&model_id)?;
     let (native, chat) = parse(&model, &body)?;
-    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat).await?;
+    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat, true).await?;
     let anthropic = matches!(native, Native::Anthropic);
     let mut first: Vec<Result<Bytes, Infallible>> = Vec::new();
     if anthropic {
@@ -259,7 +262,6 @@ pub async fn invoke_stream(
             "usage": {"input_tokens": 0, "output_tokens": 0}}})));
         first.push(chunk(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
     }
-    let after = (state.auditor.clone(), slot.clone());
     let body = events.flat_map(move |ev| {
         let out: Vec<Result<Bytes, Infallible>> = match ev {
             ChatEvent::Delta(t) if anthropic => vec![chunk(json!({
@@ -273,7 +275,6 @@ pub async fn invoke_stream(
                 )))]
             }
             ChatEvent::Done { finish_reason, usage } => {
-                super::after_stream(&after, usage, started, anthropic_stop(finish_reason));
                 let metrics = json!({
                     "inputTokenCount": usage.prompt_tokens,
                     "outputTokenCount": usage.completion_tokens,

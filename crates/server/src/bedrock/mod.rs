@@ -223,6 +223,8 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
         },
         max_tokens: cfg.max_tokens.map(|n| n as usize),
         stop,
+        stream: false,
+        input_label: scif_labels::Label::unclassified(),
     })
 }
 
@@ -234,38 +236,29 @@ fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
     }
 }
 
-/// Authorize, label and start a generation; shared by every runtime route.
+/// Authorize, label and start a generation; shared by every runtime route (and, through
+/// [`crate::invoke`], with the OpenAI routes).
 pub(super) async fn prepare(
     state: &AppState,
     caller: &scif_access::Caller,
     slot: Option<&Slot>,
     headers: &HeaderMap,
     chat: ChatRequest,
+    stream: bool,
 ) -> Result<(scif_provider::ChatStream, guard::Flow), ApiError> {
-    let model = chat.model.clone();
-    let label = guard::model(state, caller, Action::InvokeModel, &model, slot)?;
-    let flow = guard::flow(
-        state,
-        caller,
-        headers,
-        &label,
-        &state.config.system_high(),
-        slot,
-    )?;
-    if let (Some(auditor), Some(slot)) = (&state.auditor, slot) {
-        let prompt: String = chat
-            .messages
-            .iter()
-            .map(|m| format!("{}: {}\n", m.role, m.content))
-            .collect();
-        slot.update(|e| auditor.text(&mut e.detail, "prompt", &prompt));
-    }
-    let provider = state
-        .providers
-        .for_model(&model)
-        .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
-    let events = provider.chat(chat).await?;
-    Ok((events, flow))
+    let inv = crate::invoke::start(
+        crate::invoke::Request {
+            state,
+            caller,
+            slot,
+            headers,
+            dialect: "bedrock",
+            stream,
+        },
+        chat,
+    )
+    .await?;
+    Ok((inv.events, inv.flow))
 }
 
 async fn start(
@@ -275,33 +268,13 @@ async fn start(
     headers: &HeaderMap,
     model_id: &str,
     body: ConverseRequest,
+    stream: bool,
 ) -> Result<(scif_provider::ChatStream, guard::Flow, bool), ApiError> {
     let model = resolve_model_id(model_id)?;
     let chat = to_chat(&model, body)?;
     let has_stop = !chat.stop.is_empty();
-    let (events, flow) = prepare(state, caller, slot, headers, chat).await?;
+    let (events, flow) = prepare(state, caller, slot, headers, chat, stream).await?;
     Ok((events, flow, has_stop))
-}
-
-pub(super) fn note_usage(slot: Option<&Slot>, input: usize, output: usize) {
-    if let Some(slot) = slot {
-        slot.update(|e| {
-            e.prompt_tokens = Some(input as u64);
-            e.completion_tokens = Some(output as u64);
-        });
-    }
-}
-
-/// The second audit event of a streamed response, once its usage is known.
-pub(super) fn after_stream(
-    after: &(Option<crate::audit::Auditor>, Option<Slot>),
-    usage: scif_provider::Usage,
-    started: Instant,
-    outcome: &str,
-) {
-    if let (Some(auditor), Some(slot)) = after {
-        crate::audit::record_stream_end(auditor, slot, usage, started, outcome);
-    }
 }
 
 /// Runs a generation to its end: the text, why it stopped, and the usage.
@@ -343,10 +316,17 @@ async fn converse(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, has_stop) =
-        start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
+    let (events, flow, has_stop) = start(
+        &state,
+        &caller,
+        slot.as_ref(),
+        &headers,
+        &model_id,
+        body,
+        false,
+    )
+    .await?;
     let (text, finish, usage) = collect(events).await?;
-    note_usage(slot.as_ref(), usage.prompt_tokens, usage.completion_tokens);
     if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
         slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
     }
@@ -372,8 +352,16 @@ async fn converse_stream(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, has_stop) =
-        start(&state, &caller, slot.as_ref(), &headers, &model_id, body).await?;
+    let (events, flow, has_stop) = start(
+        &state,
+        &caller,
+        slot.as_ref(),
+        &headers,
+        &model_id,
+        body,
+        true,
+    )
+    .await?;
     let frame = |t: &str, v: Value| -> Result<bytes::Bytes, Infallible> {
         Ok(bytes::Bytes::from(scif_sigv4::eventstream::event(
             t,
@@ -381,7 +369,6 @@ async fn converse_stream(
         )))
     };
     let head = futures::stream::iter(vec![frame("messageStart", json!({"role": "assistant"}))]);
-    let after = (state.auditor.clone(), slot.clone());
     let mut any_text = false;
     let body = events.flat_map(move |ev| {
         let out: Vec<Result<bytes::Bytes, Infallible>> = match ev {
@@ -403,7 +390,6 @@ async fn converse_stream(
                 finish_reason,
                 usage,
             } => {
-                after_stream(&after, usage, started, stop_reason(finish_reason, false));
                 vec![
                     frame("contentBlockStop", json!({"contentBlockIndex": 0})),
                     frame(

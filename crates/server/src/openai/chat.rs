@@ -1,7 +1,6 @@
 //! `POST /v1/chat/completions`, streamed and not.
 
 use std::convert::Infallible;
-use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -14,11 +13,10 @@ use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingP
 
 use super::types::*;
 use super::OpenAiJson;
-use crate::audit::{Auditor, Slot};
+use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
-use crate::{guard, AppState};
-use scif_authz::Action;
+use crate::{invoke, AppState};
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -42,46 +40,22 @@ pub async fn chat_completions(
     }
     let chat = validate(req)?;
     let model = chat.model.clone();
-    let model_label = guard::model(&state, &caller, Action::InvokeModel, &model, slot.as_ref())?;
-    // The embedded engine runs inside this deployment, so it is accredited to the system high.
-    let flow = guard::flow(
-        &state,
-        &caller,
-        &headers,
-        &model_label,
-        &state.config.system_high(),
-        slot.as_ref(),
-    )?;
-    if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
-        let prompt: String = chat
-            .messages
-            .iter()
-            .map(|m| format!("{}: {}\n", m.role, m.content))
-            .collect();
-        slot.update(|e| auditor.text(&mut e.detail, "prompt", &prompt));
-    }
-    let provider = state
-        .providers
-        .for_model(&model)
-        .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
-    let started = Instant::now();
-    let events = provider.chat(chat).await?;
+    let inv = invoke::start(
+        invoke::Request {
+            state: &state,
+            caller: &caller,
+            slot: slot.as_ref(),
+            headers: &headers,
+            dialect: "openai",
+            stream,
+        },
+        chat,
+    )
+    .await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_now();
-    let metrics = state.metrics.clone();
-    // A streamed response leaves before its usage is known: its end is a second audit event.
-    let after_stream = match (&state.auditor, &slot) {
-        (Some(a), Some(s)) if stream => Some((a.clone(), s.clone())),
-        _ => None,
-    };
-    let events = observe(
-        events,
-        model.clone(),
-        started,
-        metrics,
-        slot.clone(),
-        after_stream,
-    );
+    let events = inv.events;
+    let flow = inv.flow;
     let mut resp = if stream {
         sse(events, id, created, model, include_usage).into_response()
     } else {
@@ -264,60 +238,8 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
         sampling,
         max_tokens,
         stop,
-    })
-}
-
-/// Record time to first token and token counts as the events pass.
-fn observe(
-    events: scif_provider::ChatStream,
-    model: String,
-    started: Instant,
-    metrics: crate::metrics::Metrics,
-    slot: Option<Slot>,
-    mut after_stream: Option<(Auditor, Slot)>,
-) -> impl Stream<Item = ChatEvent> + Send {
-    let mut first = true;
-    events.map(move |ev| {
-        if let (
-            ChatEvent::Done {
-                usage,
-                finish_reason,
-            },
-            Some(slot),
-        ) = (&ev, &slot)
-        {
-            slot.update(|e| {
-                e.prompt_tokens = Some(usage.prompt_tokens as u64);
-                e.completion_tokens = Some(usage.completion_tokens as u64);
-                e.detail
-                    .insert("finish_reason".into(), format!("{finish_reason:?}").into());
-            });
-            if let Some((auditor, slot)) = after_stream.take() {
-                let outcome = format!("{finish_reason:?}").to_lowercase();
-                crate::audit::record_stream_end(&auditor, &slot, *usage, started, &outcome);
-            }
-        }
-        match &ev {
-            ChatEvent::Delta(_) if first => {
-                first = false;
-                metrics
-                    .time_to_first_token
-                    .with_label_values(&[&model])
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            ChatEvent::Done { usage, .. } => {
-                metrics
-                    .prompt_tokens
-                    .with_label_values(&[&model])
-                    .inc_by(usage.prompt_tokens as u64);
-                metrics
-                    .completion_tokens
-                    .with_label_values(&[&model])
-                    .inc_by(usage.completion_tokens as u64);
-            }
-            _ => {}
-        }
-        ev
+        stream: false,
+        input_label: scif_labels::Label::unclassified(),
     })
 }
 

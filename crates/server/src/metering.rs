@@ -1,0 +1,156 @@
+//! Metering: one usage record per model invocation (principal, key, groups, model, deployment,
+//! tokens, latency, outcome), written to the store in batches by a background task so the
+//! request path never waits on the database.
+//!
+//! Records are buffered for at most [`FLUSH_EVERY`] (or [`BATCH`] records); a crash can lose
+//! that window of usage records. The audit trail, which is durable before a response leaves,
+//! holds the same token counts and remains the record of account.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use scif_store::{Store, UsageRecord};
+use tokio::sync::mpsc;
+
+const BATCH: usize = 512;
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Clone)]
+pub struct Meter {
+    tx: mpsc::UnboundedSender<UsageRecord>,
+}
+
+impl Meter {
+    /// Starts the writer; it ends, after writing what is buffered, when every `Meter` clone
+    /// is dropped.
+    pub fn start(store: Store) -> (Meter, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Meter { tx }, tokio::spawn(write(store, rx)))
+    }
+
+    pub fn record(&self, r: UsageRecord) {
+        if self.tx.send(r).is_err() {
+            tracing::error!("usage record dropped: the metering writer has stopped");
+        }
+    }
+}
+
+async fn write(store: Store, mut rx: mpsc::UnboundedReceiver<UsageRecord>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let open = match tokio::time::timeout(FLUSH_EVERY, rx.recv()).await {
+            Ok(Some(r)) => {
+                batch.push(r);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        };
+        if !batch.is_empty() {
+            if let Err(e) = store.insert_usage(&batch).await {
+                tracing::error!(error = %e, records = batch.len(), "cannot store usage records");
+            }
+            batch.clear();
+        }
+        if !open {
+            return;
+        }
+    }
+}
+
+/// Unix milliseconds and the UTC date of `t`.
+pub fn stamp(t: SystemTime) -> (i64, String) {
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    (ms, utc_date(ms.div_euclid(86_400_000)))
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01 (Howard Hinnant's civil_from_days).
+pub fn utc_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Day number since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days_from_civil).
+pub fn days_of(date: &str) -> Option<i64> {
+    let mut it = date.splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Counts this month's stored usage against the day and month budgets, so that a restart
+/// does not hand everyone a fresh budget.
+pub async fn seed_limits(
+    store: &Store,
+    limits: &scif_limits::Limiter,
+) -> Result<usize, scif_store::StoreError> {
+    if limits.is_empty() {
+        return Ok(0);
+    }
+    let now = SystemTime::now();
+    let (_, today) = stamp(now);
+    let month_start = format!("{}-01", &today[..7]);
+    let today_n = days_of(&today).unwrap_or(0);
+    let rows = store.usage_totals(Some(&month_start), Some(&today)).await?;
+    for r in &rows {
+        // Earlier days at the same time of day; today's a minute back, so that a restart does
+        // not count the day's tokens against the per-minute limits too.
+        let back = today_n - days_of(&r.day).unwrap_or(today_n);
+        let midnight = UNIX_EPOCH + Duration::from_secs(86_400 * today_n.max(0) as u64);
+        let at = if back <= 0 {
+            (now - Duration::from_secs(61)).max(midnight)
+        } else {
+            now - Duration::from_secs(86_400 * back as u64)
+        };
+        let subject = scif_limits::Subject {
+            principal: &r.principal,
+            key: r.key_id.as_deref(),
+            groups: &r.groups,
+            model: &r.model,
+        };
+        limits.charge(&subject, r.prompt_tokens + r.completion_tokens, at);
+    }
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(20_454), "2026-01-01");
+        assert_eq!(utc_date(19_782), "2024-02-29");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        for n in [-800, -1, 0, 19_782, 20_454, 40_000] {
+            assert_eq!(days_of(&utc_date(n)), Some(n));
+        }
+        assert_eq!(days_of("2026-13-01"), None);
+    }
+}
