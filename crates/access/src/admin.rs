@@ -281,6 +281,7 @@ impl Access {
         )
         .map_err(not_found_is_forbidden)?;
         self.store.insert_principal(&record).await?;
+        self.cache.clear();
         self.record_local(
             actor,
             Action::ManagePrincipals,
@@ -328,7 +329,9 @@ impl Access {
             &format!("principal {id:?}"),
         )
         .map_err(not_found_is_forbidden)?;
-        if !self.store.update_principal(&record).await? {
+        let updated = self.store.update_principal(&record).await?;
+        self.cache.clear();
+        if !updated {
             return Err(AdminError::NotFound(format!("principal {id:?}")));
         }
         self.record_local(actor, Action::ManagePrincipals, format!("principal/{id}"))
@@ -348,6 +351,7 @@ impl Access {
             }
         }
         self.store.delete_principal(id).await?;
+        self.cache.clear();
         self.record_local(actor, Action::ManagePrincipals, format!("principal/{id}"))
             .await?;
         Ok(())
@@ -423,6 +427,7 @@ impl Access {
             revoked_at: None,
         };
         self.store.insert_api_key(&record).await?;
+        self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("key/{}", record.id))
             .await?;
         Ok(CreatedKey {
@@ -503,6 +508,7 @@ impl Access {
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
         self.key_owner(actor, &key.principal_id, &what).await?;
         self.store.revoke_sigv4_key(id, unix_now()).await?;
+        self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("sigv4_key/{id}"))
             .await?;
         Ok(())
@@ -551,6 +557,7 @@ impl Access {
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
         self.key_owner(actor, &key.principal_id, &what).await?;
         self.store.revoke_api_key(id, unix_now()).await?;
+        self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("key/{id}"))
             .await?;
         self.store

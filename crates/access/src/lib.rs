@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod cache;
 mod caller;
 mod pepper;
 pub mod sigv4;
@@ -42,6 +43,7 @@ pub struct Access {
     vault: Option<sigv4::Vault>,
     authorizer: RwLock<Arc<Authorizer>>,
     policy_version: AtomicI64,
+    cache: cache::IdentityCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,7 @@ impl Access {
             vault: opts.sigv4_vault,
             authorizer: RwLock::new(Arc::new(authorizer)),
             policy_version: AtomicI64::new(version),
+            cache: cache::IdentityCache::new(),
         })
     }
 
@@ -195,8 +198,11 @@ impl Access {
         now: SystemTime,
     ) -> Result<Caller, AuthFailure> {
         let row = self
-            .store
-            .get_api_key(key_id.as_str())
+            .cache
+            .keys
+            .get(&key_id.as_str().to_owned(), || {
+                self.store.get_api_key(key_id.as_str())
+            })
             .await
             .map_err(AuthFailure::Store)?;
         let record = row.as_ref().and_then(|r| {
@@ -273,8 +279,9 @@ impl Access {
 
     async fn enabled_principal(&self, id: &str) -> Result<Principal, AuthFailure> {
         let record = self
-            .store
-            .get_principal(id)
+            .cache
+            .principals
+            .get(&id.to_owned(), || self.store.get_principal(id))
             .await
             .map_err(AuthFailure::Store)?;
         match record {

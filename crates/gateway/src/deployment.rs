@@ -108,7 +108,8 @@ impl Breaker {
 pub(crate) struct Deployment {
     pub(crate) cfg: DeploymentConfig,
     pub(crate) accreditation: Label,
-    pub(crate) chat_url: String,
+    /// Parsed once: reqwest would parse a string on every request.
+    pub(crate) chat_url: reqwest::Url,
     pub(crate) health_url: String,
     pub(crate) upstream_model: String,
     pub(crate) auth: Option<HeaderValue>,
@@ -164,10 +165,12 @@ impl Deployment {
             None => None,
         };
         let base = cfg.url.trim_end_matches('/');
+        let chat_url = reqwest::Url::parse(&format!("{base}/chat/completions"))
+            .map_err(|e| GatewayError::Invalid(format!("deployment {}: url: {e}", cfg.name)))?;
         let client = client(cfg)?;
         Ok(Self {
             accreditation,
-            chat_url: format!("{base}/chat/completions"),
+            chat_url,
             health_url: format!("{base}{}", cfg.health_path),
             upstream_model: cfg
                 .upstream_model

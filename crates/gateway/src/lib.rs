@@ -435,7 +435,7 @@ impl Gateway {
         };
         let mut builder = dep
             .client
-            .post(&dep.chat_url)
+            .post(dep.chat_url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         if let Some(auth) = &dep.auth {

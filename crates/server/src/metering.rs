@@ -6,58 +6,97 @@
 //! that window of usage records. The audit trail, which is durable before a response leaves,
 //! holds the same token counts and remains the record of account.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scif_store::{Store, UsageRecord};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 const BATCH: usize = 512;
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
+/// Records wait in a buffer that the writer empties every [`FLUSH_EVERY`]: adding one is a
+/// push under a lock, with no task to wake on the request path.
 #[derive(Clone)]
 pub struct Meter {
-    tx: mpsc::UnboundedSender<UsageRecord>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    buffer: Mutex<Vec<UsageRecord>>,
+    /// Wakes the writer early: when a batch is full, and at shutdown.
+    wake: Notify,
 }
 
 impl Meter {
     /// Starts the writer; it ends, after writing what is buffered, when every `Meter` clone
     /// is dropped.
     pub fn start(store: Store) -> (Meter, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Meter { tx }, tokio::spawn(write(store, rx)))
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(Vec::with_capacity(BATCH)),
+            wake: Notify::new(),
+        });
+        let writer = tokio::spawn(write(store, Arc::downgrade(&shared)));
+        (Meter { shared }, writer)
     }
 
     pub fn record(&self, r: UsageRecord) {
-        if self.tx.send(r).is_err() {
-            tracing::error!("usage record dropped: the metering writer has stopped");
+        let full = {
+            let mut buf = lock(&self.shared.buffer);
+            buf.push(r);
+            buf.len() >= BATCH
+        };
+        if full {
+            self.shared.wake.notify_one();
         }
     }
 }
 
-async fn write(store: Store, mut rx: mpsc::UnboundedReceiver<UsageRecord>) {
-    let mut batch = Vec::with_capacity(BATCH);
+impl Drop for Meter {
+    fn drop(&mut self) {
+        // The last handle going away: let the writer see it now rather than at its next tick.
+        if Arc::strong_count(&self.shared) == 1 {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+fn lock(m: &Mutex<Vec<UsageRecord>>) -> std::sync::MutexGuard<'_, Vec<UsageRecord>> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+async fn write(store: Store, shared: std::sync::Weak<Shared>) {
     loop {
-        let open = match tokio::time::timeout(FLUSH_EVERY, rx.recv()).await {
-            Ok(Some(r)) => {
-                batch.push(r);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                true
-            }
-            Ok(None) => false,
-            Err(_) => true,
+        let (batch, open) = {
+            let Some(s) = shared.upgrade() else {
+                return;
+            };
+            let wake = s.wake.notified();
+            tokio::pin!(wake);
+            let _ = tokio::time::timeout(FLUSH_EVERY, &mut wake).await;
+            let batch = std::mem::take(&mut *lock(&s.buffer));
+            // Two strong references: ours here and at least one Meter.
+            (batch, Arc::strong_count(&s) > 1)
         };
         if !batch.is_empty() {
             if let Err(e) = store.insert_usage(&batch).await {
                 tracing::error!(error = %e, records = batch.len(), "cannot store usage records");
             }
-            batch.clear();
         }
         if !open {
+            // Every Meter is gone; anything recorded after the take above was recorded by a
+            // Meter that still existed then, and is in `shared` only if one remained.
+            if let Some(s) = shared.upgrade() {
+                let rest = std::mem::take(&mut *lock(&s.buffer));
+                if !rest.is_empty() {
+                    if let Err(e) = store.insert_usage(&rest).await {
+                        tracing::error!(error = %e, records = rest.len(), "cannot store usage records");
+                    }
+                }
+            }
             return;
         }
     }

@@ -46,27 +46,30 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
+        // One multi-row statement per chunk: one round trip to the database per chunk, not
+        // one per record (13 columns x 500 rows stays under SQLite's variable limit).
         let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(
+        for chunk in records.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO usage_records (at_ms, day, principal, key_id, groups, model, deployment, dialect, \
-                 prompt_tokens, completion_tokens, latency_ms, outcome, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            )
-            .bind(r.at_ms)
-            .bind(&r.day)
-            .bind(&r.principal)
-            .bind(&r.key_id)
-            .bind(serde_json::Value::from(r.groups.clone()).to_string())
-            .bind(&r.model)
-            .bind(&r.deployment)
-            .bind(&r.dialect)
-            .bind(r.prompt_tokens as i64)
-            .bind(r.completion_tokens as i64)
-            .bind(r.latency_ms as i64)
-            .bind(&r.outcome)
-            .bind(&r.request_id)
-            .execute(&mut *tx)
-            .await?;
+                 prompt_tokens, completion_tokens, latency_ms, outcome, request_id) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.at_ms)
+                    .push_bind(r.day.clone())
+                    .push_bind(r.principal.clone())
+                    .push_bind(r.key_id.clone())
+                    .push_bind(serde_json::Value::from(r.groups.clone()).to_string())
+                    .push_bind(r.model.clone())
+                    .push_bind(r.deployment.clone())
+                    .push_bind(r.dialect.clone())
+                    .push_bind(r.prompt_tokens as i64)
+                    .push_bind(r.completion_tokens as i64)
+                    .push_bind(r.latency_ms as i64)
+                    .push_bind(r.outcome.clone())
+                    .push_bind(r.request_id.clone());
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
