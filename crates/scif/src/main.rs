@@ -16,6 +16,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use scif_config::Config;
 
+/// The request path allocates many small, short-lived objects across threads; mimalloc serves
+/// them markedly faster than glibc's allocator (see BENCHMARKS.md, gateway).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "scif", version, about = "A self-hosted AI platform for classified and regulated networks", long_about = None)]
 struct Cli {

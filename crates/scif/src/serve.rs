@@ -127,7 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
-    let mut state = AppState::new(cfg, providers, store.clone(), access)?;
+    let mut state = scif_server::State::new(cfg, providers, store.clone(), access)?;
     state.auditor = Some(auditor.clone());
     state.limits = limits;
     let (meter, meter_task) = scif_server::metering::Meter::start(store.clone());
@@ -139,6 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }));
     state.sync_remote_models();
     state.refresh_model_labels().await?;
+    let state = AppState::from(state);
     let health = gateway.as_ref().map(|g| g.spawn_health_checks());
     let hup = tokio::spawn(reload_on_sighup(state.clone()));
     crate::audit::lifecycle(&auditor, "server_start", &state).await?;

@@ -117,14 +117,32 @@ impl Providers {
     }
 }
 
+/// Everything the handlers share, behind one `Arc`: each layer and handler gets a clone per
+/// request, which is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl From<State> for AppState {
+    fn from(s: State) -> Self {
+        AppState(Arc::new(s))
+    }
+}
+
+/// The shared state, built with [`State::new`] and completed before it becomes an [`AppState`].
+pub struct State {
     pub config: Arc<Config>,
     pub providers: Arc<Providers>,
     pub store: Store,
     pub access: Arc<Access>,
     /// Each served model's label, as the registry holds it (kept current by
-    /// [`AppState::refresh_model_labels`] and the admin API).
+    /// [`State::refresh_model_labels`] and the admin API).
     pub model_labels: Arc<RwLock<BTreeMap<String, Label>>>,
     /// Each served model's handling caveats (ITAR, PHI), from the registry.
     pub model_handling: Arc<RwLock<BTreeMap<String, BTreeSet<Handling>>>>,
@@ -155,7 +173,7 @@ pub struct ReloadReport {
     pub needs_restart: Vec<String>,
 }
 
-impl AppState {
+impl State {
     pub fn new(
         config: Config,
         providers: Providers,
