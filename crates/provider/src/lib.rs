@@ -5,6 +5,7 @@
 //! Providers speak the neutral types of this crate, never a wire dialect: the server translates
 //! OpenAI and Bedrock requests into [`ChatRequest`] and [`ChatEvent`]s back out.
 
+pub mod conformance;
 pub mod local;
 
 use std::pin::Pin;
