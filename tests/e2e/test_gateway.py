@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, make_tester, run_cli
+from conftest import Server, make_tester, metric, run_cli
 
 REMOTE = "remote-llama"
 PROMPT = "alpha beta gamma"
@@ -133,8 +133,14 @@ def test_openai_client_through_scif_to_the_mock(tmp_path, mocks):
         assert rows == [
             {**rows[0], "principal": "tester", "deployment": "gpu-a", "requests": 2, "errors": 0, "completion_tokens": 16}
         ]
+        by_group = httpx.get(f"{s.url}/admin/v1/usage", params={"by": "group"}, headers=s.auth, timeout=10).json()["data"]
+        # tester is in admins and operators: its usage counts once under each.
+        assert sorted((x["group"], x["requests"]) for x in by_group) == [("admins", 2), ("operators", 2)]
         dep = httpx.get(f"{s.url}/admin/v1/deployments", headers=s.auth, timeout=10).json()["data"]
         assert dep[0]["name"] == "gpu-a" and dep[0]["healthy"] and dep[0]["circuit"] == "closed" and dep[0]["requests"] >= 2
+        assert metric(s, "scif_deployment_requests_total", deployment="gpu-a", model=REMOTE) == 2
+        assert metric(s, "scif_deployment_healthy", deployment="gpu-a") == 1
+        assert metric(s, "scif_deployment_circuit_open", deployment="gpu-a") == 0
     finally:
         assert s.stop() == 0, s.logs()
     # The CLI reads the same records offline.

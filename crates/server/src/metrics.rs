@@ -23,6 +23,13 @@ pub struct Metrics {
     pub time_to_first_token: HistogramVec,
     pub queue_depth: IntGaugeVec,
     pub active_sequences: IntGaugeVec,
+    /// Remote deployments, read from the gateway at scrape time.
+    pub deployment_requests: IntCounterVec,
+    pub deployment_failures: IntCounterVec,
+    pub deployment_healthy: IntGaugeVec,
+    pub deployment_circuit_open: IntGaugeVec,
+    pub deployment_in_flight: IntGaugeVec,
+    pub deployment_latency: prometheus::GaugeVec,
 }
 
 impl Metrics {
@@ -77,6 +84,55 @@ impl Metrics {
         registry.register(Box::new(time_to_first_token.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(active_sequences.clone()))?;
+        let labels = &["deployment", "model"];
+        let deployment_requests = IntCounterVec::new(
+            Opts::new(
+                "deployment_requests_total",
+                "Requests sent to a remote deployment (attempts, retries included)",
+            ),
+            labels,
+        )?;
+        let deployment_failures = IntCounterVec::new(
+            Opts::new(
+                "deployment_failures_total",
+                "Attempts that failed (status, connection, timeout, mid-stream)",
+            ),
+            labels,
+        )?;
+        let deployment_healthy = IntGaugeVec::new(
+            Opts::new(
+                "deployment_healthy",
+                "1 if the deployment passed its last health check",
+            ),
+            labels,
+        )?;
+        let deployment_circuit_open = IntGaugeVec::new(
+            Opts::new(
+                "deployment_circuit_open",
+                "1 if the deployment's circuit is not closed (open, or half-open waiting on a trial)",
+            ),
+            labels,
+        )?;
+        let deployment_in_flight = IntGaugeVec::new(
+            Opts::new(
+                "deployment_in_flight",
+                "Requests in flight to the deployment",
+            ),
+            labels,
+        )?;
+        let deployment_latency = prometheus::GaugeVec::new(
+            Opts::new(
+                "deployment_first_token_seconds_ewma",
+                "Time to first token (whole answer when not streamed), exponentially weighted",
+            ),
+            labels,
+        )?;
+        registry.register(Box::new(deployment_requests.clone()))?;
+        registry.register(Box::new(deployment_failures.clone()))?;
+        registry.register(Box::new(deployment_healthy.clone()))?;
+        registry.register(Box::new(deployment_circuit_open.clone()))?;
+        registry.register(Box::new(deployment_in_flight.clone()))?;
+        registry.register(Box::new(deployment_latency.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -86,6 +142,12 @@ impl Metrics {
             time_to_first_token,
             queue_depth,
             active_sequences,
+            deployment_requests,
+            deployment_failures,
+            deployment_healthy,
+            deployment_circuit_open,
+            deployment_in_flight,
+            deployment_latency,
         })
     }
 
@@ -142,6 +204,30 @@ pub async fn handler(
             .active_sequences
             .with_label_values(&[&model])
             .set(load.active as i64);
+    }
+    if let Some(gateway) = &state.gateway {
+        let m = &state.metrics;
+        for d in gateway.deployments() {
+            let labels = [d.name.as_str(), d.model.as_str()];
+            // Counters follow the gateway's own; one that restarted (a changed deployment after
+            // a reload) holds until it passes its old value, so the series never goes down.
+            let requests = m.deployment_requests.with_label_values(&labels);
+            requests.inc_by(d.requests.saturating_sub(requests.get()));
+            let failures = m.deployment_failures.with_label_values(&labels);
+            failures.inc_by(d.failures.saturating_sub(failures.get()));
+            m.deployment_healthy
+                .with_label_values(&labels)
+                .set(i64::from(d.healthy));
+            m.deployment_circuit_open
+                .with_label_values(&labels)
+                .set(i64::from(d.circuit != scif_gateway::CircuitState::Closed));
+            m.deployment_in_flight
+                .with_label_values(&labels)
+                .set(d.outstanding as i64);
+            m.deployment_latency
+                .with_label_values(&labels)
+                .set(d.latency_ewma_ms / 1000.0);
+        }
     }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
