@@ -470,12 +470,10 @@ impl Gateway {
                 .unwrap_or_default();
             let message = upstream::error_message(&bytes);
             return Err(match status {
-                429 => fail(
-                    true,
-                    format!("429: {message}"),
-                    Some(retry_after.unwrap_or(1)),
-                ),
-                502 | 503 => fail(true, format!("{status}: {message}"), None),
+                429 => fail(true, "429".to_owned(), Some(retry_after.unwrap_or(1))),
+                // Upstream error bodies are not logged: some servers echo the request (and so
+                // the prompt) in them. The caller sees a 400's message; it is their own input.
+                502 | 503 => fail(true, format!("status {status}"), None),
                 400 | 413 | 422 => {
                     // The backend is fine; the request is not.
                     in_flight.success();
@@ -483,7 +481,7 @@ impl Gateway {
                         "The model's backend refused the request: {message}"
                     )))
                 }
-                _ => fail(false, format!("{status}: {message}"), None),
+                _ => fail(false, format!("status {status}"), None),
             });
         }
         if !req.stream {
@@ -530,8 +528,8 @@ impl Gateway {
                     None,
                 ))
             }
-            Some(Err(StreamFault::Upstream(e))) => {
-                return Err(fail(false, format!("error event: {e}"), None))
+            Some(Err(StreamFault::Upstream(_))) => {
+                return Err(fail(false, "an error event in the stream".into(), None))
             }
             None => return Err(fail(true, "empty stream".into(), None)),
         };
@@ -577,7 +575,7 @@ impl Gateway {
                     let what = match fault {
                         StreamFault::TimedOut => "the request timeout passed".to_owned(),
                         StreamFault::Broken(e) => e,
-                        StreamFault::Upstream(e) => format!("error event: {e}"),
+                        StreamFault::Upstream(_) => "an error event in the stream".to_owned(),
                     };
                     ChatEvent::Error(format!(
                         "deployment {} failed mid-stream: {what}",
