@@ -361,3 +361,62 @@ def test_reload_by_sighup_and_admin_api(tmp_path, mocks):
     # Both reloads and the refusal are in the audit trail.
     out = run_cli("audit", "query", "--action", "manage_policies", "--data-dir", str(d)).stdout
     assert out.count("config") >= 3
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    },
+}
+
+
+def test_tool_calls_round_trip_through_a_remote_model(tmp_path, mocks):
+    """The mock calls the first tool with {"query": <last user text>} and answers a tool result
+    with "tool said: <result>"; scif carries both ways, streamed and not."""
+    m = mocks()
+    s = start_site(tmp_path / "d", site_config(deployments(("a", m.url, ""))))
+    try:
+        c = openai_client(s)
+        ask_weather = [{"role": "user", "content": "weather in Oslo"}]
+        r = c.chat.completions.create(model=REMOTE, messages=ask_weather, tools=[WEATHER])
+        choice = r.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        call = choice.message.tool_calls[0]
+        assert call.type == "function" and call.function.name == "get_weather"
+        assert json.loads(call.function.arguments) == {"query": "weather in Oslo"}
+        sent = m.stats()["last_request"]
+        assert sent["tools"][0]["function"]["name"] == "get_weather"
+
+        # Streamed: the call arrives in tool_call deltas, then finish_reason tool_calls.
+        chunks = list(c.chat.completions.create(model=REMOTE, messages=ask_weather, tools=[WEATHER], stream=True))
+        deltas = [tc for ch in chunks if ch.choices for tc in (ch.choices[0].delta.tool_calls or [])]
+        assert deltas and deltas[0].function.name == "get_weather" and deltas[0].id
+        assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"query": "weather in Oslo"}
+        assert [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason] == ["tool_calls"]
+
+        # The result goes back; the model's answer uses it.
+        follow = ask_weather + [
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny and 21 C"},
+        ]
+        r = c.chat.completions.create(model=REMOTE, messages=follow, tools=[WEATHER])
+        assert r.choices[0].message.content == "tool said: sunny and 21 C"
+        assert r.choices[0].finish_reason == "stop"
+        sent = m.stats()["last_request"]["messages"]
+        assert sent[1]["tool_calls"][0]["id"] == call.id and sent[2] == {"role": "tool", "content": "sunny and 21 C", "tool_call_id": call.id}
+
+        # Validation in OpenAI's shape, naming the field.
+        from openai import BadRequestError
+
+        bad_name = {**WEATHER, "function": {**WEATHER["function"], "name": "get weather!"}}
+        with pytest.raises(BadRequestError) as e:
+            c.chat.completions.create(model=REMOTE, messages=ask_weather, tools=[bad_name])
+        assert e.value.body["param"] == "tools[0].function.name"
+        with pytest.raises(BadRequestError) as e:
+            c.chat.completions.create(model=REMOTE, messages=ask_weather[:1] + [{"role": "tool", "tool_call_id": "call_nope", "content": "x"}])
+        assert e.value.body["param"] == "messages[1].tool_call_id"
+    finally:
+        assert s.stop() == 0, s.logs()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, Usage};
+use scif_provider::{ChatEvent, ChatRequest, FinishReason, ToolCall, ToolChoice, Usage};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -19,10 +19,26 @@ struct StreamOptions {
 
 /// The body of `POST {url}/chat/completions`. Parameters at their neutral value are left out,
 /// so that stricter servers do not see fields they do not know.
+/// A message in OpenAI's wire shape.
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'a str,
+    /// `null` for an assistant turn that only called tools.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
 #[derive(Serialize)]
 pub(crate) struct Body<'a> {
     model: &'a str,
-    messages: &'a [ChatMessage],
+    messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -46,9 +62,49 @@ pub(crate) struct Body<'a> {
 
 pub(crate) fn body<'a>(req: &'a ChatRequest, upstream_model: &'a str) -> Body<'a> {
     let s = &req.sampling;
+    let messages = req
+        .messages
+        .iter()
+        .map(|m| WireMessage {
+            role: &m.role,
+            content: if m.content.is_empty() && !m.tool_calls.is_empty() {
+                None
+            } else {
+                Some(&m.content)
+            },
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    serde_json::json!({"id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect(),
+            tool_call_id: m.tool_call_id.as_deref(),
+        })
+        .collect();
+    let tools = req
+        .tools
+        .iter()
+        .map(|t| {
+            let mut f = serde_json::json!({"name": t.name, "parameters": t.parameters});
+            if let (Some(d), Some(o)) = (&t.description, f.as_object_mut()) {
+                o.insert("description".into(), d.clone().into());
+            }
+            serde_json::json!({"type": "function", "function": f})
+        })
+        .collect();
+    let tool_choice = req.tool_choice.as_ref().map(|c| match c {
+        ToolChoice::Auto => "auto".into(),
+        ToolChoice::None => "none".into(),
+        ToolChoice::Required => "required".into(),
+        ToolChoice::Named(n) => serde_json::json!({"type": "function", "function": {"name": n}}),
+    });
     Body {
         model: upstream_model,
-        messages: &req.messages,
+        messages,
+        tools,
+        tool_choice,
         stream: req.stream,
         stream_options: req.stream.then_some(StreamOptions {
             include_usage: true,
@@ -96,6 +152,26 @@ struct CompletionChoice {
 #[derive(Deserialize)]
 struct MessageIn {
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<CallIn>,
+}
+
+#[derive(Deserialize)]
+struct CallIn {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionIn>,
+}
+
+#[derive(Deserialize)]
+struct FunctionIn {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,11 +192,14 @@ struct ChunkChoice {
 #[derive(Deserialize)]
 struct DeltaIn {
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<CallIn>,
 }
 
 fn finish(reason: Option<&str>) -> FinishReason {
     match reason {
         Some("length") => FinishReason::Length,
+        Some("tool_calls") => FinishReason::ToolCalls,
         _ => FinishReason::Stop,
     }
 }
@@ -146,9 +225,20 @@ pub(crate) fn whole(bytes: &[u8], req: &ChatRequest) -> Result<Vec<ChatEvent>, S
         prompt_tokens: estimate_prompt(req),
         completion_tokens: text.len().div_ceil(4),
     });
-    let mut events = Vec::with_capacity(2);
+    let mut events = Vec::with_capacity(2 + choice.message.tool_calls.len());
     if !text.is_empty() {
         events.push(ChatEvent::Delta(text));
+    }
+    for (i, call) in choice.message.tool_calls.into_iter().enumerate() {
+        let f = call.function.unwrap_or(FunctionIn {
+            name: None,
+            arguments: None,
+        });
+        events.push(ChatEvent::ToolCall(ToolCall {
+            id: call.id.unwrap_or_else(|| format!("call_{i}")),
+            name: f.name.unwrap_or_default(),
+            arguments: f.arguments.unwrap_or_default(),
+        }));
     }
     events.push(ChatEvent::Done {
         finish_reason: finish(choice.finish_reason.as_deref()),
@@ -194,6 +284,8 @@ pub(crate) struct SseReader {
     chunks: usize,
     prompt_estimate: usize,
     done: bool,
+    /// Tool calls being assembled from their pieces, by index.
+    calls: Vec<ToolCall>,
     /// Whether any text was produced (a failure before it is safe to retry elsewhere).
     pub produced: bool,
 }
@@ -209,6 +301,7 @@ impl SseReader {
             chunks: 0,
             prompt_estimate: estimate_prompt(req),
             done: false,
+            calls: Vec::new(),
             produced: false,
         }
     }
@@ -241,7 +334,10 @@ impl SseReader {
                     self.done = true;
                     // Some servers end right after the finish reason without `[DONE]`.
                     if let Some(finish_reason) = self.finish {
-                        return Some(Ok(self.done_event(finish_reason)));
+                        self.flush_calls();
+                        let ev = self.done_event(finish_reason);
+                        self.pending.push_back(ev);
+                        continue;
                     }
                     return Some(Err(StreamFault::Broken(
                         "the stream ended before the answer did".into(),
@@ -272,9 +368,17 @@ impl SseReader {
         }
     }
 
+    /// The assembled tool calls, whole, before the end.
+    fn flush_calls(&mut self) {
+        for c in self.calls.drain(..) {
+            self.pending.push_back(ChatEvent::ToolCall(c));
+        }
+    }
+
     fn handle(&mut self, data: &str) -> Result<(), StreamFault> {
         if data == "[DONE]" {
             self.done = true;
+            self.flush_calls();
             let ev = self.done_event(self.finish.unwrap_or(FinishReason::Stop));
             self.pending.push_back(ev);
             return Ok(());
@@ -292,11 +396,39 @@ impl SseReader {
             return Err(StreamFault::Upstream(message));
         }
         for choice in chunk.choices {
-            if let Some(text) = choice.delta.and_then(|d| d.content) {
-                if !text.is_empty() {
-                    self.chunks += 1;
+            if let Some(delta) = choice.delta {
+                if let Some(text) = delta.content {
+                    if !text.is_empty() {
+                        self.chunks += 1;
+                        self.produced = true;
+                        self.pending.push_back(ChatEvent::Delta(text));
+                    }
+                }
+                for piece in delta.tool_calls {
                     self.produced = true;
-                    self.pending.push_back(ChatEvent::Delta(text));
+                    let i = piece.index.unwrap_or(self.calls.len().saturating_sub(1));
+                    if i > 64 {
+                        return Err(StreamFault::Broken("too many tool calls".into()));
+                    }
+                    while self.calls.len() <= i {
+                        self.calls.push(ToolCall {
+                            id: format!("call_{}", self.calls.len()),
+                            name: String::new(),
+                            arguments: String::new(),
+                        });
+                    }
+                    let call = &mut self.calls[i];
+                    if let Some(id) = piece.id {
+                        call.id = id;
+                    }
+                    if let Some(f) = piece.function {
+                        if let Some(n) = f.name {
+                            call.name.push_str(&n);
+                        }
+                        if let Some(a) = f.arguments {
+                            call.arguments.push_str(&a);
+                        }
+                    }
                 }
             }
             if let Some(r) = choice.finish_reason {
@@ -369,6 +501,7 @@ pub(crate) fn backoff(base_ms: u64, attempt: u32) -> Duration {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use scif_provider::ChatMessage;
 
     fn req() -> ChatRequest {
         ChatRequest {
@@ -376,12 +509,15 @@ mod tests {
             messages: vec![ChatMessage {
                 role: "user".into(),
                 content: "hello there".into(),
+                ..Default::default()
             }],
             sampling: Default::default(),
             max_tokens: Some(5),
             stop: vec![],
             stream: true,
             input_label: scif_labels::Label::unclassified(),
+            tools: Vec::new(),
+            tool_choice: None,
         }
     }
 
@@ -450,6 +586,41 @@ mod tests {
                 }
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_calls_are_assembled_and_come_whole_before_the_end() {
+        let got = drain(reader(vec![
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"get_\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"q\\\":\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"function\":{\"name\":\"time\",\"arguments\":\"{}\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n",
+        ]))
+        .await;
+        assert_eq!(
+            got[..2],
+            [
+                Ok(ChatEvent::ToolCall(ToolCall {
+                    id: "call_a".into(),
+                    name: "get_weather".into(),
+                    arguments: "{\"q\":1}".into(),
+                })),
+                Ok(ChatEvent::ToolCall(ToolCall {
+                    id: "call_b".into(),
+                    name: "time".into(),
+                    arguments: "{}".into(),
+                })),
+            ]
+        );
+        assert!(matches!(
+            got[2],
+            Ok(ChatEvent::Done {
+                finish_reason: FinishReason::ToolCalls,
+                ..
+            })
+        ));
+        assert_eq!(got.len(), 3);
     }
 
     #[tokio::test]

@@ -150,12 +150,15 @@ fn request(model: &str, stream: bool, input: &str) -> ChatRequest {
         messages: vec![ChatMessage {
             role: "user".into(),
             content: "alpha beta".into(),
+            ..Default::default()
         }],
         sampling: Default::default(),
         max_tokens: None,
         stop: vec![],
         stream,
         input_label: label(input),
+        tools: Vec::new(),
+        tool_choice: None,
     }
 }
 

@@ -21,6 +21,7 @@ pub fn request(model: &str, stream: bool, max_tokens: usize) -> ChatRequest {
         messages: vec![ChatMessage {
             role: "user".into(),
             content: "Count from one to twenty, in words.".into(),
+            ..Default::default()
         }],
         sampling: crate::SamplingParams {
             temperature: 0.0,
@@ -30,6 +31,8 @@ pub fn request(model: &str, stream: bool, max_tokens: usize) -> ChatRequest {
         stop: vec![],
         stream,
         input_label: scif_labels::Label::unclassified(),
+        tools: Vec::new(),
+        tool_choice: None,
     }
 }
 

@@ -16,10 +16,43 @@ use serde::Serialize;
 
 pub use scif_engine::SamplingParams;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatMessage {
+    /// "system", "user", "assistant" or "tool".
     pub role: String,
     pub content: String,
+    /// The calls an assistant turn made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a "tool" message: the call it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A call of a tool by the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments, as JSON text (as the model produced it).
+    pub arguments: String,
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    pub parameters: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Required,
+    Named(String),
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +68,9 @@ pub struct ChatRequest {
     pub stream: bool,
     /// The label of the input: a provider sends it only to endpoints accredited for it.
     pub input_label: scif_labels::Label,
+    /// Tools the model may call (empty: none).
+    pub tools: Vec<ToolSpec>,
+    pub tool_choice: Option<ToolChoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +79,8 @@ pub enum FinishReason {
     Stop,
     Length,
     Cancelled,
+    /// The model called one or more tools and waits for their results.
+    ToolCalls,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +93,8 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     Delta(String),
+    /// A complete tool call (its arguments whole); comes before `Done`.
+    ToolCall(ToolCall),
     Done {
         finish_reason: FinishReason,
         usage: Usage,

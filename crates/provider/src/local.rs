@@ -62,6 +62,19 @@ impl Provider for LocalProvider {
             .models
             .get(&req.model)
             .ok_or_else(|| ProviderError::ModelNotFound(req.model.clone()))?;
+        if !req.tools.is_empty()
+            || req
+                .messages
+                .iter()
+                .any(|m| m.role == "tool" || !m.tool_calls.is_empty())
+        {
+            // The embedded models' chat templates carry no tool definitions; silently dropping
+            // tools would answer a different question than the one asked.
+            return Err(ProviderError::InvalidRequest(format!(
+                "the model `{}` does not support tool calling",
+                req.model
+            )));
+        }
         let messages: Vec<TemplateMessage> = req
             .messages
             .iter()

@@ -222,6 +222,7 @@ struct Tracker {
 impl Tracker {
     fn see(&mut self, ev: &ChatEvent) {
         match ev {
+            ChatEvent::ToolCall(_) => {}
             ChatEvent::Delta(_) => {
                 self.deltas += 1;
                 if self.first {

@@ -118,6 +118,7 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             messages.push(ChatMessage {
                 role: "system".into(),
                 content: anthropic_text(system, "system")?,
+                ..Default::default()
             });
         }
         for (i, m) in a.messages.iter().enumerate() {
@@ -129,6 +130,7 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             messages.push(ChatMessage {
                 role: m.role.clone(),
                 content: anthropic_text(&m.content, &format!("messages.{i}.content"))?,
+                ..Default::default()
             });
         }
         let chat = ChatRequest {
@@ -144,6 +146,8 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             stop: a.stop_sequences.unwrap_or_default(),
             stream: false,
             input_label: scif_labels::Label::unclassified(),
+            tools: Vec::new(),
+            tool_choice: None,
         };
         return Ok((Native::Anthropic, chat));
     }
@@ -160,6 +164,7 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             messages: vec![ChatMessage {
                 role: "user".into(),
                 content: l.prompt,
+                ..Default::default()
             }],
             sampling: SamplingParams {
                 temperature: l.temperature.unwrap_or(0.5) as f32,
@@ -170,6 +175,8 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
             stop: Vec::new(),
             stream: false,
             input_label: scif_labels::Label::unclassified(),
+            tools: Vec::new(),
+            tool_choice: None,
         };
         return Ok((Native::Llama, chat));
     }
@@ -264,6 +271,10 @@ pub async fn invoke_stream(
     }
     let body = events.flat_map(move |ev| {
         let out: Vec<Result<Bytes, Infallible>> = match ev {
+            ChatEvent::ToolCall(_) => vec![Ok(Bytes::from(scif_sigv4::eventstream::exception(
+                "internalServerException",
+                "the model called a tool, which this route does not support yet",
+            )))],
             ChatEvent::Delta(t) if anthropic => vec![chunk(json!({
                 "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}))],
             ChatEvent::Delta(t) => vec![chunk(json!({

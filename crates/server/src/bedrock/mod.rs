@@ -165,6 +165,7 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
         messages.push(ChatMessage {
             role: "system".into(),
             content: block_text(b, &format!("system.{i}"))?,
+            ..Default::default()
         });
     }
     for (i, m) in req.messages.iter().enumerate() {
@@ -185,6 +186,7 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
         messages.push(ChatMessage {
             role: m.role.clone(),
             content: text,
+            ..Default::default()
         });
     }
     let cfg = req.inference_config.unwrap_or(InferenceConfig {
@@ -225,6 +227,8 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
         stop,
         stream: false,
         input_label: scif_labels::Label::unclassified(),
+        tools: Vec::new(),
+        tool_choice: None,
     })
 }
 
@@ -233,6 +237,7 @@ fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
         FinishReason::Length => "max_tokens",
         FinishReason::Stop if stopped_by_sequence => "stop_sequence",
         FinishReason::Stop | FinishReason::Cancelled => "end_turn",
+        FinishReason::ToolCalls => "tool_use",
     }
 }
 
@@ -285,6 +290,12 @@ pub(super) async fn collect(
     loop {
         match events.next().await {
             Some(ChatEvent::Delta(t)) => text.push_str(&t),
+            // Bedrock routes send no tools yet, so a call here is a provider bug.
+            Some(ChatEvent::ToolCall(_)) => {
+                return Err(ApiError::Internal(
+                    "the model called a tool, which this route does not support yet".into(),
+                ))
+            }
             Some(ChatEvent::Done {
                 finish_reason: FinishReason::Cancelled,
                 ..
@@ -372,6 +383,12 @@ async fn converse_stream(
     let mut any_text = false;
     let body = events.flat_map(move |ev| {
         let out: Vec<Result<bytes::Bytes, Infallible>> = match ev {
+            ChatEvent::ToolCall(_) => vec![Ok(bytes::Bytes::from(
+                scif_sigv4::eventstream::exception(
+                    "internalServerException",
+                    "the model called a tool, which this route does not support yet",
+                ),
+            ))],
             ChatEvent::Delta(t) => {
                 any_text = true;
                 vec![frame(

@@ -64,7 +64,7 @@ pub async fn chat_completions(
             let text: String = completion
                 .choices
                 .iter()
-                .map(|c| c.message.content.as_str())
+                .filter_map(|c| c.message.content.as_deref())
                 .collect();
             slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
         }
@@ -101,11 +101,23 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
     if req.logprobs == Some(true) || req.top_logprobs.is_some() {
         return unsupported("logprobs", "logprobs");
     }
-    if req.tools.as_ref().is_some_and(|t| !t.is_empty())
-        || req.functions.as_ref().is_some_and(|f| !f.is_empty())
-    {
-        return unsupported("tools", "tool calling");
+    if req.functions.as_ref().is_some_and(|f| !f.is_empty()) || req.function_call.is_some() {
+        return unsupported(
+            "functions",
+            "the deprecated functions parameter (use tools)",
+        );
     }
+    let tools = tools_of(req.tools.as_deref().unwrap_or_default())?;
+    let tool_choice = match &req.tool_choice {
+        None => None,
+        Some(_) if tools.is_empty() => {
+            return Err(ApiError::invalid(
+                "tool_choice is only allowed when tools are specified",
+                Some("tool_choice"),
+            ))
+        }
+        Some(v) => Some(tool_choice_of(v, &tools)?),
+    };
     if req
         .logit_bias
         .as_ref()
@@ -184,7 +196,8 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
             "system" | "developer" => "system",
             "user" => "user",
             "assistant" => "assistant",
-            "tool" | "function" => return unsupported(&format!("messages[{i}].role"), "tool messages"),
+            "tool" => "tool",
+            "function" => return unsupported(&format!("messages[{i}].role"), "function messages (use tool)"),
             other => {
                 return Err(ApiError::invalid(
                     format!("Invalid value for 'messages[{i}].role': {other:?}; expected system, developer, user or assistant"),
@@ -217,9 +230,49 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
                 ))
             }
         };
+        let tool_calls = match (&m.tool_calls, role) {
+            (None, _) => Vec::new(),
+            (Some(v), "assistant") => calls_of(v, i)?,
+            (Some(_), _) => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}].tool_calls is only allowed on assistant messages"),
+                    Some(&format!("messages[{i}].tool_calls")),
+                ))
+            }
+        };
+        let tool_call_id = match (m.tool_call_id, role) {
+            (Some(id), "tool") => Some(id),
+            (None, "tool") => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}].tool_call_id is required for tool messages"),
+                    Some(&format!("messages[{i}].tool_call_id")),
+                ))
+            }
+            (Some(_), _) => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}].tool_call_id is only allowed on tool messages"),
+                    Some(&format!("messages[{i}].tool_call_id")),
+                ))
+            }
+            (None, _) => None,
+        };
+        if let Some(id) = &tool_call_id {
+            let answered = messages
+                .iter()
+                .rev()
+                .any(|p: &ChatMessage| p.tool_calls.iter().any(|c| &c.id == id));
+            if !answered {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}].tool_call_id {id:?} does not answer a tool call of an earlier assistant message"),
+                    Some(&format!("messages[{i}].tool_call_id")),
+                ));
+            }
+        }
         messages.push(ChatMessage {
             role: role.into(),
             content,
+            tool_calls,
+            tool_call_id,
         });
     }
     let sampling = SamplingParams {
@@ -240,11 +293,134 @@ fn validate(req: ChatCompletionRequest) -> Result<ChatRequest, ApiError> {
         stop,
         stream: false,
         input_label: scif_labels::Label::unclassified(),
+        tools,
+        tool_choice,
     })
+}
+
+/// A tool or function name as OpenAI and Bedrock accept it.
+pub fn valid_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn tools_of(tools: &[serde_json::Value]) -> Result<Vec<scif_provider::ToolSpec>, ApiError> {
+    let mut out: Vec<scif_provider::ToolSpec> = Vec::with_capacity(tools.len());
+    for (i, t) in tools.iter().enumerate() {
+        let at = format!("tools[{i}]");
+        if t.get("type").and_then(|v| v.as_str()) != Some("function") {
+            return Err(ApiError::invalid(
+                format!("{at}.type must be \"function\""),
+                Some(&format!("{at}.type")),
+            ));
+        }
+        let f = t
+            .get("function")
+            .and_then(|f| f.as_object())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{at}.function is required"),
+                    Some(&format!("{at}.function")),
+                )
+            })?;
+        let name = f.get("name").and_then(|n| n.as_str()).unwrap_or("");
+        if !valid_tool_name(name) {
+            return Err(ApiError::invalid(
+                format!("{at}.function.name must match ^[a-zA-Z0-9_-]{{1,64}}$"),
+                Some(&format!("{at}.function.name")),
+            ));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(ApiError::invalid(
+                format!("{at}.function.name {name:?} is not unique"),
+                Some(&format!("{at}.function.name")),
+            ));
+        }
+        let parameters = f
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+        if !parameters.is_object() {
+            return Err(ApiError::invalid(
+                format!("{at}.function.parameters must be a JSON Schema object"),
+                Some(&format!("{at}.function.parameters")),
+            ));
+        }
+        out.push(scif_provider::ToolSpec {
+            name: name.to_owned(),
+            description: f
+                .get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned),
+            parameters,
+        });
+    }
+    Ok(out)
+}
+
+fn tool_choice_of(
+    v: &serde_json::Value,
+    tools: &[scif_provider::ToolSpec],
+) -> Result<scif_provider::ToolChoice, ApiError> {
+    use scif_provider::ToolChoice;
+    let bad = || {
+        Err(ApiError::invalid(
+            "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}} naming a tool",
+            Some("tool_choice"),
+        ))
+    };
+    match v {
+        serde_json::Value::String(s) => match s.as_str() {
+            "none" => Ok(ToolChoice::None),
+            "auto" => Ok(ToolChoice::Auto),
+            "required" => Ok(ToolChoice::Required),
+            _ => bad(),
+        },
+        serde_json::Value::Object(o) => {
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(|n| n.as_str());
+            match name {
+                Some(n) if tools.iter().any(|t| t.name == n) => Ok(ToolChoice::Named(n.to_owned())),
+                _ => bad(),
+            }
+        }
+        _ => bad(),
+    }
+}
+
+fn calls_of(v: &serde_json::Value, i: usize) -> Result<Vec<scif_provider::ToolCall>, ApiError> {
+    let at = format!("messages[{i}].tool_calls");
+    let bad = |what: &str| Err(ApiError::invalid(format!("{at}: {what}"), Some(&at)));
+    let Some(list) = v.as_array() else {
+        return bad("expected an array");
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        let id = c.get("id").and_then(|x| x.as_str());
+        let f = c.get("function");
+        let name = f.and_then(|f| f.get("name")).and_then(|x| x.as_str());
+        let arguments = f.and_then(|f| f.get("arguments")).and_then(|x| x.as_str());
+        match (id, name, arguments) {
+            (Some(id), Some(name), Some(arguments)) if valid_tool_name(name) => {
+                out.push(scif_provider::ToolCall {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    arguments: arguments.to_owned(),
+                })
+            }
+            _ => return bad("each call needs id, function.name and function.arguments (a string)"),
+        }
+    }
+    Ok(out)
 }
 
 fn finish_str(r: FinishReason) -> &'static str {
     match r {
+        FinishReason::ToolCalls => "tool_calls",
         FinishReason::Stop => "stop",
         FinishReason::Length | FinishReason::Cancelled => "length",
     }
@@ -266,9 +442,11 @@ async fn complete(
 ) -> Result<ChatCompletion, ApiError> {
     let mut events = std::pin::pin!(events);
     let mut content = String::new();
+    let mut tool_calls = Vec::new();
     while let Some(ev) = events.next().await {
         match ev {
             ChatEvent::Delta(t) => content.push_str(&t),
+            ChatEvent::ToolCall(c) => tool_calls.push(tool_call_json(&c, None)),
             ChatEvent::Done {
                 finish_reason: FinishReason::Cancelled,
                 ..
@@ -290,8 +468,13 @@ async fn complete(
                         index: 0,
                         message: AssistantMessage {
                             role: "assistant",
-                            content,
+                            content: if content.is_empty() && !tool_calls.is_empty() {
+                                None
+                            } else {
+                                Some(content)
+                            },
                             refusal: None,
+                            tool_calls,
                         },
                         logprobs: None,
                         finish_reason: finish_str(finish_reason),
@@ -344,11 +527,13 @@ fn sse(
         Delta {
             role: Some("assistant"),
             content: Some(String::new()),
+            tool_calls: None,
         },
         None,
         None,
         true,
     );
+    let mut calls = 0usize;
     let body = events
         .flat_map(move |ev| {
             let out: Vec<Event> = match ev {
@@ -356,11 +541,26 @@ fn sse(
                     Delta {
                         role: None,
                         content: Some(t),
+                        tool_calls: None,
                     },
                     None,
                     None,
                     true,
                 )],
+                // A call goes out whole, in one chunk (OpenAI clients accumulate by index).
+                ChatEvent::ToolCall(c) => {
+                    calls += 1;
+                    vec![chunk(
+                        Delta {
+                            role: None,
+                            content: None,
+                            tool_calls: Some(vec![tool_call_json(&c, Some(calls - 1))]),
+                        },
+                        None,
+                        None,
+                        true,
+                    )]
+                }
                 ChatEvent::Done {
                     finish_reason: FinishReason::Cancelled,
                     ..

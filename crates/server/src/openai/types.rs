@@ -148,8 +148,24 @@ pub struct Choice {
 #[derive(Debug, Serialize)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// `null` when the turn is only tool calls, as OpenAI answers.
+    pub content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<Value>,
+}
+
+/// A tool call in OpenAI's shape; `index` only in stream chunks.
+pub fn tool_call_json(call: &scif_provider::ToolCall, index: Option<usize>) -> Value {
+    let mut v = serde_json::json!({
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    });
+    if let (Some(i), Some(o)) = (index, v.as_object_mut()) {
+        o.insert("index".into(), i.into());
+    }
+    v
 }
 
 #[derive(Debug, Serialize, Clone, Copy)]
@@ -185,4 +201,6 @@ pub struct Delta {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<Value>>,
 }
