@@ -420,3 +420,67 @@ def test_tool_calls_round_trip_through_a_remote_model(tmp_path, mocks):
         assert e.value.body["param"] == "messages[1].tool_call_id"
     finally:
         assert s.stop() == 0, s.logs()
+
+
+def test_bedrock_converse_tool_use_round_trip(tmp_path, mocks):
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    m = mocks()
+    d = tmp_path / "d"
+    env = {**os.environ, "SCIF_SECURITY_SYSTEM_HIGH": "SECRET"}
+    make_tester(d, "SECRET", env=env)
+    k = json.loads(run_cli("keys", "create", "--sigv4", "--principal", "tester", "--json", "--data-dir", str(d), env=env).stdout)
+    s = start_site(d, site_config(deployments(("a", m.url, ""))))
+    try:
+        br = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=s.url,
+            region_name="us-gov-west-1",
+            aws_access_key_id=k["access_key_id"],
+            aws_secret_access_key=k["secret_access_key"],
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        )
+        tool_config = {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": "get_weather",
+                        "description": "Current weather in a city",
+                        "inputSchema": {"json": {"type": "object", "properties": {"query": {"type": "string"}}}},
+                    }
+                }
+            ]
+        }
+        ask = [{"role": "user", "content": [{"text": "weather in Oslo"}]}]
+        r = br.converse(modelId=REMOTE, messages=ask, toolConfig=tool_config)
+        assert r["stopReason"] == "tool_use"
+        use = [b["toolUse"] for b in r["output"]["message"]["content"] if "toolUse" in b][0]
+        assert use["name"] == "get_weather" and use["input"] == {"query": "weather in Oslo"} and use["toolUseId"]
+
+        # Streamed: a toolUse block (start with id and name, input in deltas), then stopReason.
+        events = list(br.converse_stream(modelId=REMOTE, messages=ask, toolConfig=tool_config)["stream"])
+        starts = [e["contentBlockStart"]["start"]["toolUse"] for e in events if "contentBlockStart" in e]
+        assert starts and starts[0]["name"] == "get_weather"
+        inputs = "".join(e["contentBlockDelta"]["delta"]["toolUse"]["input"] for e in events if "contentBlockDelta" in e and "toolUse" in e["contentBlockDelta"]["delta"])
+        assert json.loads(inputs) == {"query": "weather in Oslo"}
+        assert [e["messageStop"]["stopReason"] for e in events if "messageStop" in e] == ["tool_use"]
+
+        # The result goes back in a toolResult block.
+        follow = ask + [
+            {"role": "assistant", "content": [{"toolUse": use}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"text": "sunny and 21 C"}]}}]},
+        ]
+        r = br.converse(modelId=REMOTE, messages=follow, toolConfig=tool_config)
+        assert r["output"]["message"]["content"] == [{"text": "tool said: sunny and 21 C"}]
+        assert r["stopReason"] == "end_turn"
+
+        # Bedrock's validation: a bad tool name is a ValidationException naming the field.
+        bad = {"tools": [{"toolSpec": {**tool_config["tools"][0]["toolSpec"], "name": "get weather!"}}]}
+        with pytest.raises(ClientError) as e:
+            br.converse(modelId=REMOTE, messages=ask, toolConfig=bad)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert "toolConfig.tools.0.toolSpec.name" in e.value.response["Error"]["Message"]
+    finally:
+        assert s.stop() == 0, s.logs()

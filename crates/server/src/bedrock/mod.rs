@@ -149,7 +149,6 @@ fn block_text(block: &Map<String, Value>, at: &str) -> Result<String, ApiError> 
 
 fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
     for (name, present) in [
-        ("toolConfig", req.tool_config.is_some()),
         ("guardrailConfig", req.guardrail_config.is_some()),
         ("promptVariables", req.prompt_variables.is_some()),
     ] {
@@ -180,15 +179,48 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
             )));
         }
         let mut text = String::new();
+        let mut calls = Vec::new();
+        let mut results = Vec::new();
         for (j, b) in m.content.iter().enumerate() {
-            text.push_str(&block_text(b, &format!("messages.{i}.content.{j}"))?);
+            let at = format!("messages.{i}.content.{j}");
+            match (b.len(), b.get("toolUse"), b.get("toolResult")) {
+                (1, Some(u), _) if m.role == "assistant" => calls.push(tool_use_of(u, &at)?),
+                (1, _, Some(r)) if m.role == "user" => results.push(tool_result_of(r, &at)?),
+                (1, Some(_), _) | (1, _, Some(_)) => return Err(validation(format!(
+                    "{at}: toolUse belongs in assistant messages and toolResult in user messages"
+                ))),
+                _ => text.push_str(&block_text(b, &at)?),
+            }
         }
-        messages.push(ChatMessage {
-            role: m.role.clone(),
-            content: text,
-            ..Default::default()
-        });
+        for (id, content) in results {
+            let answered = messages
+                .iter()
+                .any(|p: &ChatMessage| p.tool_calls.iter().any(|c| c.id == id));
+            if !answered {
+                return Err(validation(format!(
+                    "messages.{i}: toolResult {id:?} does not answer a toolUse of an earlier assistant message"
+                )));
+            }
+            messages.push(ChatMessage {
+                role: "tool".into(),
+                content,
+                tool_call_id: Some(id),
+                ..Default::default()
+            });
+        }
+        if !text.is_empty() || !calls.is_empty() || m.role == "assistant" {
+            messages.push(ChatMessage {
+                role: m.role.clone(),
+                content: text,
+                tool_calls: calls,
+                ..Default::default()
+            });
+        }
     }
+    let (tools, tool_choice) = match &req.tool_config {
+        Some(c) => tool_config_of(c)?,
+        None => (Vec::new(), None),
+    };
     let cfg = req.inference_config.unwrap_or(InferenceConfig {
         max_tokens: None,
         temperature: None,
@@ -227,9 +259,121 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
         stop,
         stream: false,
         input_label: scif_labels::Label::unclassified(),
-        tools: Vec::new(),
-        tool_choice: None,
+        tools,
+        tool_choice,
     })
+}
+
+/// `{"toolUseId", "name", "input": {...}}` in an assistant turn.
+fn tool_use_of(u: &Value, at: &str) -> Result<scif_provider::ToolCall, ApiError> {
+    let id = u.get("toolUseId").and_then(|v| v.as_str());
+    let name = u.get("name").and_then(|v| v.as_str());
+    match (id, name, u.get("input")) {
+        (Some(id), Some(name), Some(input)) if crate::openai::chat::valid_tool_name(name) => {
+            Ok(scif_provider::ToolCall {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                arguments: input.to_string(),
+            })
+        }
+        _ => Err(validation(format!(
+            "{at}.toolUse needs toolUseId, a name matching [a-zA-Z0-9_-]{{1,64}}, and input"
+        ))),
+    }
+}
+
+/// `{"toolUseId", "content": [{"text"} | {"json"}], "status"?}` in a user turn: the id and the
+/// result as text.
+fn tool_result_of(r: &Value, at: &str) -> Result<(String, String), ApiError> {
+    let Some(id) = r.get("toolUseId").and_then(|v| v.as_str()) else {
+        return Err(validation(format!("{at}.toolResult.toolUseId is required")));
+    };
+    let mut text = String::new();
+    for (k, c) in r
+        .get("content")
+        .and_then(|v| v.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match (c.get("text").and_then(|t| t.as_str()), c.get("json")) {
+            (Some(t), None) => text.push_str(t),
+            (None, Some(j)) => text.push_str(&j.to_string()),
+            _ => {
+                return Err(validation(format!(
+                    "{at}.toolResult.content.{k} must hold exactly one of text or json"
+                )))
+            }
+        }
+    }
+    if r.get("status").and_then(|v| v.as_str()) == Some("error") {
+        text = format!("error: {text}");
+    }
+    Ok((id.to_owned(), text))
+}
+
+fn tool_config_of(
+    c: &Value,
+) -> Result<
+    (
+        Vec<scif_provider::ToolSpec>,
+        Option<scif_provider::ToolChoice>,
+    ),
+    ApiError,
+> {
+    let Some(list) = c
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .filter(|l| !l.is_empty())
+    else {
+        return Err(validation("toolConfig.tools must hold at least one tool"));
+    };
+    let mut tools: Vec<scif_provider::ToolSpec> = Vec::with_capacity(list.len());
+    for (i, t) in list.iter().enumerate() {
+        let at = format!("toolConfig.tools.{i}.toolSpec");
+        let spec = t
+            .get("toolSpec")
+            .ok_or_else(|| validation(format!("{at} is required")))?;
+        let name = spec.get("name").and_then(|n| n.as_str()).unwrap_or("");
+        if !crate::openai::chat::valid_tool_name(name) {
+            return Err(validation(format!(
+                "{at}.name must match [a-zA-Z0-9_-]{{1,64}}"
+            )));
+        }
+        if tools.iter().any(|x| x.name == name) {
+            return Err(validation(format!("{at}.name {name:?} is not unique")));
+        }
+        let Some(schema) = spec.pointer("/inputSchema/json").filter(|j| j.is_object()) else {
+            return Err(validation(format!(
+                "{at}.inputSchema.json must be a JSON Schema object"
+            )));
+        };
+        tools.push(scif_provider::ToolSpec {
+            name: name.to_owned(),
+            description: spec
+                .get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned),
+            parameters: schema.clone(),
+        });
+    }
+    let choice = match c.get("toolChoice") {
+        None => None,
+        Some(ch) if ch.get("auto").is_some() => Some(scif_provider::ToolChoice::Auto),
+        Some(ch) if ch.get("any").is_some() => Some(scif_provider::ToolChoice::Required),
+        Some(ch) => match ch.pointer("/tool/name").and_then(|n| n.as_str()) {
+            Some(n) if tools.iter().any(|t| t.name == n) => {
+                Some(scif_provider::ToolChoice::Named(n.to_owned()))
+            }
+            _ => {
+                return Err(validation(
+                    "toolConfig.toolChoice must be {auto: {}}, {any: {}} or {tool: {name}} naming a tool",
+                ))
+            }
+        },
+    };
+    Ok((tools, choice))
 }
 
 fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
@@ -284,18 +428,38 @@ async fn start(
 
 /// Runs a generation to its end: the text, why it stopped, and the usage.
 pub(super) async fn collect(
-    mut events: scif_provider::ChatStream,
+    events: scif_provider::ChatStream,
 ) -> Result<(String, FinishReason, scif_provider::Usage), ApiError> {
+    let (text, calls, finish, usage) = collect_with_calls(events).await?;
+    if !calls.is_empty() {
+        // Only Converse sends tools; a call here is a provider bug.
+        return Err(ApiError::Internal(
+            "the model called a tool, which this route does not offer".into(),
+        ));
+    }
+    Ok((text, finish, usage))
+}
+
+/// The input of a `toolUse` block: the call's arguments as JSON (a string when the model
+/// produced something that does not parse).
+fn tool_input(arguments: &str) -> Value {
+    serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
+}
+
+type Collected = (
+    String,
+    Vec<scif_provider::ToolCall>,
+    FinishReason,
+    scif_provider::Usage,
+);
+
+async fn collect_with_calls(mut events: scif_provider::ChatStream) -> Result<Collected, ApiError> {
     let mut text = String::new();
+    let mut calls = Vec::new();
     loop {
         match events.next().await {
             Some(ChatEvent::Delta(t)) => text.push_str(&t),
-            // Bedrock routes send no tools yet, so a call here is a provider bug.
-            Some(ChatEvent::ToolCall(_)) => {
-                return Err(ApiError::Internal(
-                    "the model called a tool, which this route does not support yet".into(),
-                ))
-            }
+            Some(ChatEvent::ToolCall(c)) => calls.push(c),
             Some(ChatEvent::Done {
                 finish_reason: FinishReason::Cancelled,
                 ..
@@ -307,7 +471,7 @@ pub(super) async fn collect(
             Some(ChatEvent::Done {
                 finish_reason,
                 usage,
-            }) => return Ok((text, finish_reason, usage)),
+            }) => return Ok((text, calls, finish_reason, usage)),
             Some(ChatEvent::Error(m)) => {
                 tracing::error!(error = %m, "generation failed");
                 return Err(ApiError::Internal("the model failed".into()));
@@ -337,12 +501,19 @@ async fn converse(
         false,
     )
     .await?;
-    let (text, finish, usage) = collect(events).await?;
+    let (text, calls, finish, usage) = collect_with_calls(events).await?;
     if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
         slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
     }
+    let mut content = Vec::new();
+    if !text.is_empty() || calls.is_empty() {
+        content.push(json!({"text": text}));
+    }
+    for c in &calls {
+        content.push(json!({"toolUse": {"toolUseId": c.id, "name": c.name, "input": tool_input(&c.arguments)}}));
+    }
     let body = json!({
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason(finish, has_stop && finish == FinishReason::Stop && !text.is_empty()),
         "usage": usage_json(usage),
         "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
@@ -381,14 +552,24 @@ async fn converse_stream(
     };
     let head = futures::stream::iter(vec![frame("messageStart", json!({"role": "assistant"}))]);
     let mut any_text = false;
+    let mut blocks = 0usize;
     let body = events.flat_map(move |ev| {
         let out: Vec<Result<bytes::Bytes, Infallible>> = match ev {
-            ChatEvent::ToolCall(_) => vec![Ok(bytes::Bytes::from(
-                scif_sigv4::eventstream::exception(
-                    "internalServerException",
-                    "the model called a tool, which this route does not support yet",
-                ),
-            ))],
+            // Block 0 is the text; each tool call is a block of its own after it.
+            ChatEvent::ToolCall(c) => {
+                blocks += 1;
+                vec![
+                    frame(
+                        "contentBlockStart",
+                        json!({"contentBlockIndex": blocks, "start": {"toolUse": {"toolUseId": c.id, "name": c.name}}}),
+                    ),
+                    frame(
+                        "contentBlockDelta",
+                        json!({"contentBlockIndex": blocks, "delta": {"toolUse": {"input": c.arguments}}}),
+                    ),
+                    frame("contentBlockStop", json!({"contentBlockIndex": blocks})),
+                ]
+            }
             ChatEvent::Delta(t) => {
                 any_text = true;
                 vec![frame(
@@ -407,8 +588,11 @@ async fn converse_stream(
                 finish_reason,
                 usage,
             } => {
-                vec![
-                    frame("contentBlockStop", json!({"contentBlockIndex": 0})),
+                let mut v = Vec::new();
+                if any_text || blocks == 0 {
+                    v.push(frame("contentBlockStop", json!({"contentBlockIndex": 0})));
+                }
+                v.extend([
                     frame(
                         "messageStop",
                         json!({"stopReason": stop_reason(finish_reason, has_stop && finish_reason == FinishReason::Stop && any_text)}),
@@ -420,7 +604,8 @@ async fn converse_stream(
                             "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
                         }),
                     ),
-                ]
+                ]);
+                v
             }
             ChatEvent::Error(m) => {
                 tracing::error!(error = %m, "generation failed mid-stream");
