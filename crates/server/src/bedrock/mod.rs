@@ -186,9 +186,11 @@ fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
             match (b.len(), b.get("toolUse"), b.get("toolResult")) {
                 (1, Some(u), _) if m.role == "assistant" => calls.push(tool_use_of(u, &at)?),
                 (1, _, Some(r)) if m.role == "user" => results.push(tool_result_of(r, &at)?),
-                (1, Some(_), _) | (1, _, Some(_)) => return Err(validation(format!(
+                (1, Some(_), _) | (1, _, Some(_)) => {
+                    return Err(validation(format!(
                     "{at}: toolUse belongs in assistant messages and toolResult in user messages"
-                ))),
+                )))
+                }
                 _ => text.push_str(&block_text(b, &at)?),
             }
         }
