@@ -140,30 +140,15 @@ pub struct DeploymentStatus {
 }
 
 impl Deployment {
+    /// `auth` is the `Authorization` value built from the deployment's credential, if any.
     pub(crate) fn new(
         cfg: &DeploymentConfig,
         settings: &scif_config::GatewayConfig,
-        secret: impl Fn(&DeploymentConfig) -> Result<Option<String>, GatewayError>,
+        auth: Option<HeaderValue>,
     ) -> Result<Self, GatewayError> {
         let accreditation = Label::parse_banner(&cfg.accreditation).map_err(|e| {
             GatewayError::Invalid(format!("deployment {}: accreditation: {e}", cfg.name))
         })?;
-        let auth = match secret(cfg)? {
-            Some(token) => Some(
-                HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-                    .map(|mut v| {
-                        v.set_sensitive(true);
-                        v
-                    })
-                    .map_err(|_| {
-                        GatewayError::Invalid(format!(
-                            "deployment {}: the API key is not a valid header value",
-                            cfg.name
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
         let base = cfg.url.trim_end_matches('/');
         let chat_url = reqwest::Url::parse(&format!("{base}/chat/completions"))
             .map_err(|e| GatewayError::Invalid(format!("deployment {}: url: {e}", cfg.name)))?;

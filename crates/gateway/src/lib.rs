@@ -235,9 +235,10 @@ fn build(cfg: &Config, previous: Option<&Table>) -> Result<Table, GatewayError> 
         for d in cfg.deployments.iter().filter(|d| d.model == m.name) {
             // Unchanged settings keep the deployment's connections, counters and circuit; a
             // changed credential file counts as a change.
+            let auth = secret_header(d)?;
             let dep = match reuse.get(d.name.as_str()) {
-                Some(old) if old.cfg == *d && old.auth == secret_header(d)? => (*old).clone(),
-                _ => Arc::new(Deployment::new(d, &cfg.gateway, read_secret)?),
+                Some(old) if old.cfg == *d && old.auth == auth => (*old).clone(),
+                _ => Arc::new(Deployment::new(d, &cfg.gateway, auth)?),
             };
             by_tier.entry(d.tier).or_default().push(dep);
         }
@@ -269,12 +270,20 @@ fn build(cfg: &Config, previous: Option<&Table>) -> Result<Table, GatewayError> 
     })
 }
 
+/// The `Authorization` value for a deployment's credential; a credential that cannot be a
+/// header value is refused (never silently sent without one).
 fn secret_header(d: &DeploymentConfig) -> Result<Option<http::HeaderValue>, GatewayError> {
-    Ok(read_secret(d)?.and_then(|t| {
-        let mut v = http::HeaderValue::from_str(&format!("Bearer {t}")).ok()?;
-        v.set_sensitive(true);
-        Some(v)
-    }))
+    let Some(token) = read_secret(d)? else {
+        return Ok(None);
+    };
+    let mut v = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        GatewayError::Invalid(format!(
+            "deployment {}: the API key is not a valid header value",
+            d.name
+        ))
+    })?;
+    v.set_sensitive(true);
+    Ok(Some(v))
 }
 
 /// Why one attempt failed.

@@ -33,7 +33,7 @@
 //! Idle buckets (no in-flight permits, all windows and budgets empty) are swept when a
 //! rule's map grows beyond [`SWEEP_THRESHOLD`] entries.
 
-mod civil;
+pub mod civil;
 
 use std::collections::HashMap;
 use std::fmt;

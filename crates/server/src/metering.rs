@@ -110,36 +110,22 @@ pub fn stamp(t: SystemTime) -> (i64, String) {
     (ms, utc_date(ms.div_euclid(86_400_000)))
 }
 
-/// `YYYY-MM-DD` of a day number since 1970-01-01 (Howard Hinnant's civil_from_days).
+/// `YYYY-MM-DD` of a day number since 1970-01-01.
 pub fn utc_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = scif_limits::civil::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Day number since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days_from_civil).
+/// Day number since 1970-01-01 of a `YYYY-MM-DD` date.
 pub fn days_of(date: &str) -> Option<i64> {
     let mut it = date.splitn(3, '-');
     let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let d: u32 = it.next()?.parse().ok()?;
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    Some(scif_limits::civil::days_from_civil(y, m, d))
 }
 
 /// Counts this month's stored usage against the day and month budgets, so that a restart
