@@ -1,0 +1,17 @@
+//! Guardrails: detectors for sensitive information (`scan`), classification markings
+//! (`markings`), words and patterns (`words`, site regexes in `policy`) and prompt attacks
+//! (`attack`); guardrail objects that say what to do about each (`policy`); and a streaming
+//! masker that never lets an entity reach a client partly unmasked (`stream`).
+
+pub mod attack;
+pub mod checks;
+pub mod entity;
+pub mod markings;
+pub mod names;
+pub mod policy;
+pub mod scan;
+pub mod stream;
+pub mod words;
+
+pub use entity::EntityType;
+pub use policy::{Action, Detection, Guardrail, GuardrailSpec, Kind, Outcome, Policy, Source};
