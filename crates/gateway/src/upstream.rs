@@ -200,6 +200,8 @@ fn finish(reason: Option<&str>) -> FinishReason {
     match reason {
         Some("length") => FinishReason::Length,
         Some("tool_calls") => FinishReason::ToolCalls,
+        // The upstream's own content filter stopped it.
+        Some("content_filter") => FinishReason::ContentFilter,
         _ => FinishReason::Stop,
     }
 }

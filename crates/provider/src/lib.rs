@@ -81,6 +81,8 @@ pub enum FinishReason {
     Cancelled,
     /// The model called one or more tools and waits for their results.
     ToolCalls,
+    /// A guardrail blocked the prompt or the answer; the text is the guardrail's message.
+    ContentFilter,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod audit;
 mod chat;
+mod guardrails;
 mod models;
 mod serve;
 mod usage;
@@ -51,6 +52,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Summarize metered usage by principal, group, key, model, deployment and day (offline)
     Usage(usage::UsageArgs),
+    /// Manage guardrails (PII/PHI, words, patterns, prompt attacks) and their attachments
+    #[command(subcommand)]
+    Guardrails(guardrails::GuardrailsCmd),
     /// Configuration tools
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -213,6 +217,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => audit::run(c).await,
             Command::Chat(a) => chat::run(a).await,
             Command::Usage(a) => usage::run(a).await,
+            Command::Guardrails(c) => guardrails::run(c).await,
             Command::Config(ConfigCmd::Check { file }) => {
                 let file = file.unwrap_or_else(|| PathBuf::from("scif.toml"));
                 Config::load(Some(&file), std::env::vars())

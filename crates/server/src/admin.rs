@@ -14,6 +14,7 @@
 //! | `GET /admin/v1/usage?by=principal,model,day&from=YYYY-MM-DD&to=YYYY-MM-DD` | usage summary (auditors) |
 //! | `GET /admin/v1/deployments` | remote deployments: health, circuit, load (operators) |
 //! | `POST /admin/v1/config/reload` | re-read deployments and limits (administrators) |
+//! | `/admin/v1/guardrails...` | guardrails and their attachments (see `guardrail_admin`) |
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, put};
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/usage", get(usage))
         .route("/deployments", get(deployments))
         .route("/config/reload", axum::routing::post(reload))
+        .merge(crate::guardrail_admin::routes())
         .layer(axum::middleware::from_fn(note_admin_action))
 }
 

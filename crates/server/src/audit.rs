@@ -286,6 +286,16 @@ pub fn record_stream_end(
         completion_tokens: Some(usage.completion_tokens as u64),
         latency_ms: Some(started.elapsed().as_millis() as u64),
         outcome: Some(outcome.to_owned()),
+        // What the output guardrails found in the stream (types and actions only).
+        detail: e
+            .detail
+            .get("guardrail")
+            .map(|g| {
+                let mut m = serde_json::Map::new();
+                m.insert("guardrail".into(), g.clone());
+                m
+            })
+            .unwrap_or_default(),
         ..Default::default()
     };
     let auditor = auditor.clone();

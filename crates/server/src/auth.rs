@@ -1,7 +1,8 @@
 //! Authentication on every request: nothing is trusted for where it comes from.
 //!
 //! The layer strips every header a client could use to pass itself off as someone else (a
-//! proxy's identity headers, scif's own `x-scif-*` except the input label a caller declares),
+//! proxy's identity headers, scif's own `x-scif-*` except the input label a caller declares and
+//! the guardrails it asks for, which can only add restrictions),
 //! then asks [`scif_access::Access::authenticate`] to verify what was presented: an
 //! `Authorization: Bearer` API key or OIDC token, or the client certificate the TLS layer
 //! verified. The verified [`Caller`] goes into the request's extensions for the handlers,
@@ -27,8 +28,11 @@ use crate::AppState;
 /// Paths served without credentials.
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/readyz"];
 
-/// The one `x-scif-*` header a client may send: the label it declares for its input.
+/// An `x-scif-*` header a client may send: the label it declares for its input.
 pub const INPUT_LABEL_HEADER: &str = "x-scif-input-label";
+
+/// The other: guardrails to apply on top of those attached (they can only add checks).
+pub const GUARDRAIL_HEADER: &str = "x-scif-guardrail";
 
 /// Identity headers set by authenticating proxies elsewhere; scif authenticates every request
 /// itself and never believes them.
@@ -57,7 +61,7 @@ pub fn strip_impersonation_headers(headers: &mut HeaderMap) {
         .keys()
         .filter(|name| {
             let n = name.as_str();
-            (n.starts_with("x-scif-") && n != INPUT_LABEL_HEADER)
+            (n.starts_with("x-scif-") && n != INPUT_LABEL_HEADER && n != GUARDRAIL_HEADER)
                 || IMPERSONATION_HEADERS.contains(&n)
         })
         .cloned()
@@ -204,6 +208,7 @@ mod tests {
             ("x-forwarded-user", "admin"),
             ("x-forwarded-client-cert", "Hash=..."),
             ("x-scif-input-label", "SECRET"),
+            ("x-scif-guardrail", "phi:1"),
             ("authorization", "Bearer x"),
             ("content-type", "application/json"),
         ] {
@@ -217,7 +222,12 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            ["authorization", "content-type", "x-scif-input-label"]
+            [
+                "authorization",
+                "content-type",
+                "x-scif-guardrail",
+                "x-scif-input-label"
+            ]
         );
     }
 }

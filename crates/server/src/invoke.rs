@@ -4,6 +4,7 @@
 //! the audit trail's stream-end event, the limit permit's tokens).
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
@@ -11,10 +12,12 @@ use axum::http::HeaderMap;
 use futures::Stream;
 use scif_access::{AuthMethod, Caller};
 use scif_authz::Action;
+use scif_guardrails::Source;
 use scif_provider::{ChatEvent, ChatRequest, ChatStream, FinishReason, Usage};
 
 use crate::audit::{Auditor, Slot};
 use crate::error::ApiError;
+use crate::guardrails::{Filtered, Report, Requested, SharedReport};
 use crate::metering::Meter;
 use crate::{guard, AppState};
 
@@ -22,8 +25,11 @@ use crate::{guard, AppState};
 pub struct Invocation {
     pub events: ChatStream,
     pub flow: guard::Flow,
-    /// The deployment serving it ("local" for the embedded engine).
+    /// The deployment serving it ("local" for the embedded engine; empty when a guardrail
+    /// blocked the prompt and no model ran).
     pub served_by: String,
+    /// What the guardrails found and did; the output side is complete once `events` ends.
+    pub guardrail: SharedReport,
 }
 
 /// Who asks, through which dialect.
@@ -37,6 +43,15 @@ pub struct Request<'a> {
     /// Whether the answer goes out as a stream (its usage is then recorded in a second audit
     /// event when it ends).
     pub stream: bool,
+    /// Guardrails the request names (Bedrock `guardrailConfig`, the `x-scif-guardrail` header).
+    pub guardrails: &'a [Requested],
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 /// The key a caller authenticated with, if any (API key id or SigV4 access key id).
@@ -56,6 +71,7 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
         headers,
         dialect,
         stream,
+        guardrails,
     } = r;
     let model = chat.model.clone();
     let model_label = guard::model(state, caller, Action::InvokeModel, &model, slot)?;
@@ -95,6 +111,57 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
             }
         }
     };
+    // Guardrails on the prompt: the attached and named guardrails, and spillage against the
+    // principal's clearance and the serving endpoints' accreditation.
+    let policy = state
+        .guardrails
+        .policy_for(&caller.principal, &model, guardrails)
+        .await?;
+    let report: SharedReport = Arc::new(Mutex::new(Report {
+        guardrails: policy.guardrails.clone(),
+        ..Report::default()
+    }));
+    let clearance = caller.principal.clearance.clone();
+    let input_ceiling = |l: &scif_labels::Label| clearance.dominates(l) && accredited(l);
+    let mut input_detections = Vec::new();
+    let mut blocked = None;
+    for m in chat.messages.iter_mut() {
+        if m.content.is_empty() {
+            continue;
+        }
+        let o = policy.evaluate(&m.content, Source::Input, Some(&input_ceiling));
+        input_detections.extend(o.detections);
+        if o.blocked {
+            blocked = Some(o.output);
+            break;
+        }
+        if o.output != m.content {
+            m.content = o.output;
+        }
+    }
+    if let Some(message) = blocked {
+        crate::guardrails::log_spillage(
+            &caller.principal.id,
+            &model,
+            Source::Input,
+            &input_detections,
+        );
+        {
+            let mut r = lock(&report);
+            r.input = input_detections;
+            r.blocked = Some(Source::Input);
+            crate::guardrails::record(slot, &r);
+        }
+        // The model never sees the prompt; the limit permit goes back unused.
+        drop(permit);
+        return Ok(Invocation {
+            events: crate::guardrails::blocked_events(message),
+            flow,
+            served_by: String::new(),
+            guardrail: report,
+        });
+    }
+    lock(&report).input = input_detections;
     if let (Some(auditor), Some(slot)) = (&state.auditor, slot) {
         let prompt: String = chat
             .messages
@@ -137,6 +204,16 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
         (Some(a), Some(s)) if stream => Some((a.clone(), s.clone())),
         _ => None,
     };
+    let clearance = caller.principal.clearance.clone();
+    let output_ceiling = Box::new(move |l: &scif_labels::Label| clearance.dominates(l));
+    let filtered: ChatStream = Box::pin(Filtered::new(
+        started.events,
+        policy,
+        output_ceiling,
+        stream,
+        report.clone(),
+        slot.cloned(),
+    ));
     let tracker = Tracker {
         model,
         began,
@@ -152,11 +229,12 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
     };
     Ok(Invocation {
         events: Box::pin(Observed {
-            inner: started.events,
+            inner: filtered,
             tracker,
         }),
         flow,
         served_by: started.served_by,
+        guardrail: report,
     })
 }
 

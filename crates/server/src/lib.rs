@@ -10,6 +10,8 @@ pub mod auth;
 pub mod bedrock;
 pub mod error;
 pub mod guard;
+pub mod guardrail_admin;
+pub mod guardrails;
 pub mod health;
 pub mod invoke;
 pub mod metering;
@@ -159,6 +161,8 @@ pub struct State {
     /// Re-reads the configuration for a reload (SIGHUP, `POST /admin/v1/config/reload`);
     /// `None`: reload is not available.
     pub reload_source: Option<ReloadSource>,
+    /// Guardrail versions, attachments and merged policies.
+    pub guardrails: Arc<guardrails::Guardrails>,
 }
 
 /// Produces the configuration a reload applies.
@@ -193,7 +197,7 @@ impl State {
         Ok(Self {
             config: Arc::new(config),
             providers: Arc::new(providers),
-            store,
+            store: store.clone(),
             access,
             model_labels: Arc::new(RwLock::new(labels)),
             model_handling: Arc::new(RwLock::new(BTreeMap::new())),
@@ -204,6 +208,7 @@ impl State {
             meter: None,
             gateway: None,
             reload_source: None,
+            guardrails: Arc::new(guardrails::Guardrails::new(store.clone())),
         })
     }
 

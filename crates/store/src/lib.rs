@@ -3,9 +3,11 @@
 //!
 //! This crate holds records only; it does not interpret model files or speak HTTP.
 
+mod guardrails;
 mod identity;
 mod usage;
 
+pub use guardrails::{AttachmentRow, GuardrailRow};
 pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
 pub use usage::{summarize, UsageDim, UsageRecord, UsageSummary, UsageTotals};
 

@@ -188,6 +188,7 @@ fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
 fn anthropic_stop(r: FinishReason) -> &'static str {
     match r {
         FinishReason::Length => "max_tokens",
+        FinishReason::ContentFilter => "guardrail_intervened",
         _ => "end_turn",
     }
 }
@@ -195,6 +196,7 @@ fn anthropic_stop(r: FinishReason) -> &'static str {
 fn llama_stop(r: FinishReason) -> &'static str {
     match r {
         FinishReason::Length => "length",
+        FinishReason::ContentFilter => "content_filter",
         _ => "stop",
     }
 }
@@ -231,7 +233,18 @@ pub async fn invoke(
     let slot = slot.map(|Extension(s)| s);
     let model = super::resolve_model_id(&model_id)?;
     let (native, chat) = parse(&model, &body)?;
-    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat, false).await?;
+    let guardrails = header_guardrail(&headers)?;
+    let inv = prepare(
+        &state,
+        &caller,
+        slot.as_ref(),
+        &headers,
+        chat,
+        false,
+        &guardrails,
+    )
+    .await?;
+    let (events, flow) = (inv.events, inv.flow);
     let (text, finish, usage) = super::collect(events).await?;
     let mut resp = axum::Json(whole(&native, &model, &text, finish, usage)).into_response();
     let (name, value) = flow.header();
@@ -259,7 +272,18 @@ pub async fn invoke_stream(
     let started = Instant::now();
     let model = super::resolve_model_id(&model_id)?;
     let (native, chat) = parse(&model, &body)?;
-    let (events, flow) = prepare(&state, &caller, slot.as_ref(), &headers, chat, true).await?;
+    let guardrails = header_guardrail(&headers)?;
+    let inv = prepare(
+        &state,
+        &caller,
+        slot.as_ref(),
+        &headers,
+        chat,
+        true,
+        &guardrails,
+    )
+    .await?;
+    let (events, flow) = (inv.events, inv.flow);
     let anthropic = matches!(native, Native::Anthropic);
     let mut first: Vec<Result<Bytes, Infallible>> = Vec::new();
     if anthropic {
@@ -328,4 +352,20 @@ pub async fn invoke_stream(
     let (name, value) = flow.header();
     resp.headers_mut().insert(name, value);
     Ok(resp)
+}
+
+/// InvokeModel names a guardrail in headers: `X-Amzn-Bedrock-GuardrailIdentifier` and
+/// `X-Amzn-Bedrock-GuardrailVersion`.
+fn header_guardrail(headers: &HeaderMap) -> Result<Vec<crate::guardrails::Requested>, ApiError> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(id) = get("x-amzn-bedrock-guardrailidentifier") else {
+        return Ok(Vec::new());
+    };
+    let version = get("x-amzn-bedrock-guardrailversion").ok_or_else(|| {
+        super::validation("X-Amzn-Bedrock-GuardrailVersion is required with a guardrail identifier")
+    })?;
+    let id = id.rsplit('/').next().unwrap_or(id);
+    crate::guardrails::Requested::parse(id, Some(version))
+        .map(|r| vec![r])
+        .map_err(super::validation)
 }

@@ -25,12 +25,14 @@ use serde_json::{json, Map, Value};
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
+use crate::guardrails::Requested;
 use crate::openai::OpenAiJson;
 use crate::{guard, AppState};
 
 /// Paths of the Bedrock dialect (runtime and control plane).
 pub fn is_bedrock_path(path: &str) -> bool {
     path.starts_with("/model/")
+        || path.starts_with("/guardrail/")
         || path == "/foundation-models"
         || path.starts_with("/foundation-models/")
 }
@@ -43,6 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/model/{model_id}/invoke-with-response-stream",
             post(invoke::invoke_stream),
+        )
+        .route(
+            "/guardrail/{guardrail_id}/version/{version}/apply",
+            post(apply_guardrail),
         )
         .route("/foundation-models", get(list_models))
         .route("/foundation-models/{model_id}", get(get_model))
@@ -147,14 +153,62 @@ fn block_text(block: &Map<String, Value>, at: &str) -> Result<String, ApiError> 
     }
 }
 
-fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
-    for (name, present) in [
-        ("guardrailConfig", req.guardrail_config.is_some()),
-        ("promptVariables", req.prompt_variables.is_some()),
-    ] {
-        if present {
-            return Err(validation(format!("{name} is not supported yet")));
+/// `guardrailConfig`: the guardrail to apply and whether the response carries its trace.
+pub(super) struct GuardrailChoice {
+    pub requested: Vec<Requested>,
+    pub trace: bool,
+}
+
+fn guardrail_choice(v: Option<&Value>) -> Result<GuardrailChoice, ApiError> {
+    let Some(v) = v else {
+        return Ok(GuardrailChoice {
+            requested: Vec::new(),
+            trace: false,
+        });
+    };
+    let Some(o) = v.as_object() else {
+        return Err(validation("guardrailConfig must be an object"));
+    };
+    for k in o.keys() {
+        if !matches!(
+            k.as_str(),
+            "guardrailIdentifier" | "guardrailVersion" | "trace" | "streamProcessingMode"
+        ) {
+            return Err(validation(format!(
+                "guardrailConfig.{k} is not a known member"
+            )));
         }
+    }
+    let id = o
+        .get("guardrailIdentifier")
+        .and_then(Value::as_str)
+        .ok_or_else(|| validation("guardrailConfig.guardrailIdentifier is required"))?;
+    let version = o
+        .get("guardrailVersion")
+        .and_then(Value::as_str)
+        .ok_or_else(|| validation("guardrailConfig.guardrailVersion is required"))?;
+    let trace = match o.get("trace").map(|t| t.as_str()) {
+        None | Some(Some("disabled")) => false,
+        Some(Some("enabled" | "enabled_full")) => true,
+        _ => {
+            return Err(validation(
+                "guardrailConfig.trace must be enabled, enabled_full or disabled",
+            ))
+        }
+    };
+    // A guardrail ARN names the guardrail by its last path segment.
+    let id = id.rsplit('/').next().unwrap_or(id);
+    let requested = Requested::parse(id, Some(version))
+        .map_err(|m| validation(format!("guardrailConfig: {m}")))?;
+    Ok(GuardrailChoice {
+        requested: vec![requested],
+        trace,
+    })
+}
+
+fn to_chat(model: &str, req: ConverseRequest) -> Result<ChatRequest, ApiError> {
+    if req.prompt_variables.is_some() {
+        return Err(validation("promptVariables is not supported yet"));
     }
     if req.messages.is_empty() {
         return Err(validation("messages must contain at least one message"));
@@ -384,6 +438,7 @@ fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
         FinishReason::Stop if stopped_by_sequence => "stop_sequence",
         FinishReason::Stop | FinishReason::Cancelled => "end_turn",
         FinishReason::ToolCalls => "tool_use",
+        FinishReason::ContentFilter => "guardrail_intervened",
     }
 }
 
@@ -396,8 +451,9 @@ pub(super) async fn prepare(
     headers: &HeaderMap,
     chat: ChatRequest,
     stream: bool,
-) -> Result<(scif_provider::ChatStream, guard::Flow), ApiError> {
-    let inv = crate::invoke::start(
+    guardrails: &[Requested],
+) -> Result<crate::invoke::Invocation, ApiError> {
+    crate::invoke::start(
         crate::invoke::Request {
             state,
             caller,
@@ -405,11 +461,33 @@ pub(super) async fn prepare(
             headers,
             dialect: "bedrock",
             stream,
+            guardrails,
         },
         chat,
     )
-    .await?;
-    Ok((inv.events, inv.flow))
+    .await
+}
+
+struct Started {
+    events: scif_provider::ChatStream,
+    flow: guard::Flow,
+    has_stop: bool,
+    report: crate::guardrails::SharedReport,
+    trace: bool,
+}
+
+impl Started {
+    /// The response's `trace` member, when the request asked for it.
+    fn trace(&self) -> Option<Value> {
+        if !self.trace {
+            return None;
+        }
+        let r = match self.report.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        Some(json!({"guardrail": r.bedrock_trace()}))
+    }
 }
 
 async fn start(
@@ -420,12 +498,28 @@ async fn start(
     model_id: &str,
     body: ConverseRequest,
     stream: bool,
-) -> Result<(scif_provider::ChatStream, guard::Flow, bool), ApiError> {
+) -> Result<Started, ApiError> {
     let model = resolve_model_id(model_id)?;
+    let choice = guardrail_choice(body.guardrail_config.as_ref())?;
     let chat = to_chat(&model, body)?;
     let has_stop = !chat.stop.is_empty();
-    let (events, flow) = prepare(state, caller, slot, headers, chat, stream).await?;
-    Ok((events, flow, has_stop))
+    let inv = prepare(
+        state,
+        caller,
+        slot,
+        headers,
+        chat,
+        stream,
+        &choice.requested,
+    )
+    .await?;
+    Ok(Started {
+        events: inv.events,
+        flow: inv.flow,
+        has_stop,
+        report: inv.guardrail,
+        trace: choice.trace,
+    })
 }
 
 /// Runs a generation to its end: the text, why it stopped, and the usage.
@@ -493,7 +587,7 @@ async fn converse(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, has_stop) = start(
+    let mut st = start(
         &state,
         &caller,
         slot.as_ref(),
@@ -503,7 +597,9 @@ async fn converse(
         false,
     )
     .await?;
+    let events = std::mem::replace(&mut st.events, Box::pin(futures::stream::empty()));
     let (text, calls, finish, usage) = collect_with_calls(events).await?;
+    let has_stop = st.has_stop;
     if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
         slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
     }
@@ -514,14 +610,17 @@ async fn converse(
     for c in &calls {
         content.push(json!({"toolUse": {"toolUseId": c.id, "name": c.name, "input": tool_input(&c.arguments)}}));
     }
-    let body = json!({
+    let mut body = json!({
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason(finish, has_stop && finish == FinishReason::Stop && !text.is_empty()),
         "usage": usage_json(usage),
         "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
     });
+    if let Some(trace) = st.trace() {
+        body["trace"] = trace;
+    }
     let mut resp = Json(body).into_response();
-    let (name, value) = flow.header();
+    let (name, value) = st.flow.header();
     resp.headers_mut().insert(name, value);
     Ok(resp)
 }
@@ -536,7 +635,7 @@ async fn converse_stream(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let (events, flow, has_stop) = start(
+    let mut st = start(
         &state,
         &caller,
         slot.as_ref(),
@@ -546,6 +645,9 @@ async fn converse_stream(
         true,
     )
     .await?;
+    let events = std::mem::replace(&mut st.events, Box::pin(futures::stream::empty()));
+    let has_stop = st.has_stop;
+    let flow = st.flow.clone();
     let frame = |t: &str, v: Value| -> Result<bytes::Bytes, Infallible> {
         Ok(bytes::Bytes::from(scif_sigv4::eventstream::event(
             t,
@@ -599,13 +701,16 @@ async fn converse_stream(
                         "messageStop",
                         json!({"stopReason": stop_reason(finish_reason, has_stop && finish_reason == FinishReason::Stop && any_text)}),
                     ),
-                    frame(
-                        "metadata",
-                        json!({
+                    frame("metadata", {
+                        let mut m = json!({
                             "usage": usage_json(usage),
                             "metrics": {"latencyMs": started.elapsed().as_millis() as u64},
-                        }),
-                    ),
+                        });
+                        if let Some(trace) = st.trace() {
+                            m["trace"] = trace;
+                        }
+                        m
+                    }),
                 ]);
                 v
             }
@@ -684,4 +789,143 @@ async fn get_model(
         .find(|m| m.id == model)
         .map(|m| Json(json!({"modelDetails": summary(&region, m)})))
         .ok_or(ApiError::ModelNotFound(model))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ApplyGuardrailRequest {
+    source: String,
+    content: Vec<Map<String, Value>>,
+    output_scope: Option<String>,
+}
+
+/// `ApplyGuardrail`: evaluates text with a guardrail version, without a model. Allowed to any
+/// principal the policies let invoke models; spillage is checked against the caller's
+/// clearance.
+async fn apply_guardrail(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    slot: Option<Extension<Slot>>,
+    Path((guardrail_id, version)): Path<(String, String)>,
+    OpenAiJson(body): OpenAiJson<ApplyGuardrailRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let slot = slot.map(|Extension(s)| s);
+    let resource = scif_authz::Resource::new(
+        scif_authz::ResourceKind::System,
+        "guardrails",
+        scif_labels::Label::unclassified(),
+    );
+    let d = state
+        .access
+        .authorize(&caller, Action::InvokeModel, &resource);
+    if !d.allowed {
+        return Err(ApiError::Forbidden(d.denial_message()));
+    }
+    let source = match body.source.as_str() {
+        "INPUT" => scif_guardrails::Source::Input,
+        "OUTPUT" => scif_guardrails::Source::Output,
+        other => {
+            return Err(validation(format!(
+                "source must be INPUT or OUTPUT, not {other:?}"
+            )))
+        }
+    };
+    let full = match body.output_scope.as_deref() {
+        None | Some("INTERVENTIONS") => false,
+        Some("FULL") => true,
+        Some(other) => {
+            return Err(validation(format!(
+                "outputScope must be INTERVENTIONS or FULL, not {other:?}"
+            )))
+        }
+    };
+    if body.content.is_empty() {
+        return Err(validation("content must contain at least one block"));
+    }
+    let mut texts = Vec::with_capacity(body.content.len());
+    for (i, block) in body.content.iter().enumerate() {
+        let text = match (block.len(), block.get("text")) {
+            (1, Some(Value::Object(t))) => t.get("text").and_then(Value::as_str),
+            _ => None,
+        };
+        let Some(text) = text else {
+            return Err(validation(format!(
+                "content[{i}] must be {{\"text\": {{\"text\": ...}}}}"
+            )));
+        };
+        texts.push(text.to_owned());
+    }
+    let requested = Requested::parse(
+        guardrail_id.rsplit('/').next().unwrap_or(&guardrail_id),
+        Some(&version),
+    )
+    .map_err(validation)?;
+    let g = state
+        .guardrails
+        .get(&requested.id, requested.version)
+        .await?;
+    let policy = scif_guardrails::Policy::new(&[g.as_ref()])
+        .map_err(|e| ApiError::Internal(format!("guardrail: {e}")))?;
+    let clearance = caller.principal.clearance.clone();
+    let ceiling = move |l: &scif_labels::Label| clearance.dominates(l);
+    let mut outputs = Vec::new();
+    let mut assessments = Vec::new();
+    let mut detections = Vec::new();
+    let mut intervened = false;
+    let mut blocked = false;
+    let mut chars = 0usize;
+    for text in &texts {
+        chars += text.chars().count();
+        let o = policy.evaluate(text, source, Some(&ceiling));
+        intervened |= o.intervened();
+        blocked |= o.blocked;
+        assessments.push(scif_guardrails::policy::assessment(&o.detections));
+        outputs.push(o.output);
+        detections.extend(o.detections);
+    }
+    crate::guardrails::log_spillage(&caller.principal.id, "", source, &detections);
+    // Bedrock returns one text: the blocked message, or the masked text of every block.
+    let outputs: Vec<Value> = if blocked {
+        vec![json!({"text": policy.message(source)})]
+    } else if intervened || full {
+        outputs.into_iter().map(|t| json!({"text": t})).collect()
+    } else {
+        Vec::new()
+    };
+    let units = chars.div_ceil(1000);
+    if let Some(slot) = &slot {
+        let report = crate::guardrails::Report {
+            guardrails: vec![(g.id.clone(), g.version)],
+            input: if source == scif_guardrails::Source::Input {
+                detections.clone()
+            } else {
+                Vec::new()
+            },
+            output: if source == scif_guardrails::Source::Output {
+                detections
+            } else {
+                Vec::new()
+            },
+            blocked: blocked.then_some(source),
+        };
+        slot.update(|e| {
+            e.action = Some("apply_guardrail".into());
+            e.detail.insert("guardrail".into(), report.audit());
+        });
+    }
+    Ok(Json(json!({
+        "usage": {
+            "topicPolicyUnits": 0,
+            "contentPolicyUnits": units,
+            "wordPolicyUnits": units,
+            "sensitiveInformationPolicyUnits": units,
+            "sensitiveInformationPolicyFreeUnits": 0,
+            "contextualGroundingPolicyUnits": 0,
+        },
+        "action": if intervened { "GUARDRAIL_INTERVENED" } else { "NONE" },
+        "actionReason": if blocked { "Guardrail blocked." } else if intervened { "Guardrail masked." } else { "No action." },
+        "outputs": outputs,
+        "assessments": assessments,
+        "guardrailCoverage": {"textCharacters": {"guarded": chars, "total": chars}},
+    })))
 }

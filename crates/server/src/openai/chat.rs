@@ -16,7 +16,12 @@ use super::OpenAiJson;
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
+use crate::guardrails::Requested;
 use crate::{invoke, AppState};
+
+/// Names guardrails to apply to a request: `id[:version]`, comma-separated (version defaults to
+/// the latest).
+use crate::auth::GUARDRAIL_HEADER;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -40,6 +45,14 @@ pub async fn chat_completions(
     }
     let chat = validate(req)?;
     let model = chat.model.clone();
+    let guardrails = match headers.get(GUARDRAIL_HEADER) {
+        None => Vec::new(),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| "not text".to_owned())
+            .and_then(Requested::parse_header)
+            .map_err(|m| ApiError::invalid(format!("{GUARDRAIL_HEADER}: {m}"), None))?,
+    };
     let inv = invoke::start(
         invoke::Request {
             state: &state,
@@ -48,10 +61,12 @@ pub async fn chat_completions(
             headers: &headers,
             dialect: "openai",
             stream,
+            guardrails: &guardrails,
         },
         chat,
     )
     .await?;
+    let report = inv.guardrail.clone();
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_now();
     let events = inv.events;
@@ -59,7 +74,16 @@ pub async fn chat_completions(
     let mut resp = if stream {
         sse(events, id, created, model, include_usage).into_response()
     } else {
-        let completion = complete(events, id, created, model).await?;
+        let mut completion = complete(events, id, created, model).await?;
+        {
+            let r = match report.lock() {
+                Ok(r) => r,
+                Err(p) => p.into_inner(),
+            };
+            if !r.is_empty() {
+                completion.scif_guardrail = Some(r.openai());
+            }
+        }
         if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
             let text: String = completion
                 .choices
@@ -423,6 +447,7 @@ fn finish_str(r: FinishReason) -> &'static str {
         FinishReason::ToolCalls => "tool_calls",
         FinishReason::Stop => "stop",
         FinishReason::Length | FinishReason::Cancelled => "length",
+        FinishReason::ContentFilter => "content_filter",
     }
 }
 
@@ -481,6 +506,7 @@ async fn complete(
                     }],
                     usage: usage_body(usage),
                     system_fingerprint: None,
+                    scif_guardrail: None,
                 })
             }
             ChatEvent::Error(e) => return Err(engine_failure(&e)),

@@ -135,6 +135,10 @@ pub struct ChatCompletion {
     pub choices: Vec<Choice>,
     pub usage: UsageBody,
     pub system_fingerprint: Option<String>,
+    /// What scif's guardrails found and did (types and actions, never the text); present when
+    /// a guardrail applied or something was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scif_guardrail: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
