@@ -51,7 +51,9 @@ def test_streamed_chat_matches_non_streamed_and_reports_usage(client):
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens) == (whole.usage.prompt_tokens, whole.usage.completion_tokens)
     # Plain ASCII English: every generated token is one streamed piece.
-    assert usage.completion_tokens == len(pieces)
+    # Output guardrails release text a word at a time (a word is never split across chunks
+    # while it could still be part of an entity), so chunks are words, not tokens.
+    assert len(pieces) <= usage.completion_tokens
 
 
 def test_max_tokens_gives_finish_reason_length(client):

@@ -469,6 +469,32 @@ impl Stream for Filtered {
                     this.finish(usage, finish_reason);
                     this.inner = None;
                 }
+                ChatEvent::Error(e) => {
+                    // The answer ends here: what was held back is final now, so it goes out
+                    // (masked) before the error, as it would before a normal end.
+                    let flushed = match &mut this.mode {
+                        Mode::Stream(g) => Some((g.finish(), g.detections().to_vec())),
+                        Mode::Whole { .. } => None,
+                    };
+                    if let Some((step, detections)) = flushed {
+                        match step {
+                            Step::Emit(s) => this.release(s),
+                            Step::Blocked { message } => {
+                                let usage = Usage {
+                                    prompt_tokens: 0,
+                                    completion_tokens: this.deltas,
+                                };
+                                this.block(message, detections, usage);
+                                continue;
+                            }
+                        }
+                        let mut r = lock(&this.report);
+                        r.output = detections;
+                        record(this.slot.as_ref(), &r);
+                    }
+                    this.pending.push_back(ChatEvent::Error(e));
+                    this.inner = None;
+                }
                 other => this.pending.push_back(other),
             }
         }
