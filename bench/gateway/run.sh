@@ -14,7 +14,8 @@
 #   STEP_DURATION   seconds of each concurrency step [8; DURATION*8/10 when DURATION is set]
 #   STEPS           concurrency steps of the throughput search ["1 2 4 8 16 32 64"]
 #   P99_LIMIT_MS    p99 bound of the throughput search [10]
-#   TARGETS         which targets, in order ["mock scif scif-interval scif-limiter litellm"]
+#   TARGETS         which targets, in order ["mock scif scif-interval scif-limiter litellm"];
+#                   also scif-guardrail (every guardrail detector on, attached to the model)
 #   SKIP_BUILD=1    don't run cargo build first
 #   SCIF_BENCH_LITELLM_VENV  LiteLLM virtualenv, created with pip on first use
 #                   [~/.cache/scif/litellm-venv]
@@ -202,6 +203,12 @@ TOML
     --data-dir "$dir" 2>"$WORK/$target-key.err" | grep -o 'scif_[A-Za-z0-9_-]*' | head -1)" \
     || true
   [ -n "$key" ] || { log "keys create printed no key:"; cat "$WORK/$target-key.err" >&2; return 1; }
+  if [ -n "${SCIF_GUARDRAIL:-}" ]; then # every detector on, attached to the model
+    SCIF_LOG_LEVEL=warn "$SCIF" guardrails create --file "$SCIF_GUARDRAIL" --id bench \
+      --config "$dir/scif.toml" --data-dir "$dir" >&2
+    SCIF_LOG_LEVEL=warn "$SCIF" guardrails attach bench --version 1 --model gpt-4o-mini \
+      --config "$dir/scif.toml" --data-dir "$dir" >&2
+  fi
   port="$(free_port)"
   start "$target" env SCIF_LOG_LEVEL=warn ${SCIF_ENV:-} "$SCIF" serve --config "$dir/scif.toml" \
     --data-dir "$dir" --listen "127.0.0.1:$port"
@@ -233,12 +240,13 @@ for t in $TARGETS; do
     mock) measure mock "$MOCK_URL" "" ;;
     scif) SCIF_ENV="" run_scif scif ;;
     scif-interval) SCIF_ENV="SCIF_AUDIT_DURABILITY=interval" run_scif scif-interval ;;
+    scif-guardrail) SCIF_ENV="" SCIF_GUARDRAIL="$HERE/guardrail-all.json" run_scif scif-guardrail ;;
     scif-limiter) SCIF_ENV="" run_scif scif-limiter '[[limits]]
 name = "rpm"
 scope = "principal"
 requests_per_minute = 100000000' ;;
     litellm) run_litellm ;;
-    *) log "unknown target $t (known: mock scif scif-interval scif-limiter litellm)"; exit 2 ;;
+    *) log "unknown target $t (known: mock scif scif-interval scif-guardrail scif-limiter litellm)"; exit 2 ;;
   esac
 done
 stop "$MOCK_PID"

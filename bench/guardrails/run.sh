@@ -6,7 +6,8 @@
 #   SKIP_PRESIDIO=1 / SKIP_SCIF=1      # reuse the other side's existing outputs in $OUT
 #
 # Env: PRESIDIO_VENV (default ~/.cache/scif/presidio-venv), OUT (default target/bench-guardrails),
-#      THRESHOLD (Presidio score threshold, default 0).
+#      THRESHOLD (Presidio score threshold, default 0), CORPUS (default the committed corpus;
+#      `python3 tests/guardrails/gen_corpus.py --seed N` makes a held-out one).
 # Writes $OUT/{presidio-patterns,presidio-spacy,scif}.jsonl, the matching *-timing.json files,
 # $OUT/scores.md and $OUT/scores.json.
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 VENV="${PRESIDIO_VENV:-$HOME/.cache/scif/presidio-venv}"
 OUT="${OUT:-target/bench-guardrails}"
-CORPUS=crates/guardrails/tests/data/corpus.jsonl
+CORPUS="${CORPUS:-crates/guardrails/tests/data/corpus.jsonl}"
 LIMIT="${LIMIT:-0}"
 THRESHOLD="${THRESHOLD:-0}"
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""

@@ -1260,7 +1260,8 @@ impl<'t> Scanner<'t> {
             }
         }
         if first.is_ascii_uppercase() {
-            if has_digit {
+            // AWS access keys can be all letters.
+            if has_digit || core.len() == 20 {
                 if let Some(next) = self.uppercase_code(i) {
                     return Some(next);
                 }
@@ -1552,12 +1553,9 @@ impl<'t> Scanner<'t> {
         let mut buf = [0u8; 9];
         let mut len = 0;
         for (k, want) in shapes.iter().enumerate() {
-            let c = if k == 4 {
-                self.core(i + k)
-            } else {
-                self.raw(i + k)
-            };
-            if c.len() != *want || (k < 4 && !self.single_space(i + k)) {
+            let c = self.core(i + k);
+            let clean = k == 4 || self.toks[i + k].core_end == self.toks[i + k].end;
+            if c.len() != *want || !clean || (k < 4 && !self.single_space(i + k)) {
                 return None;
             }
             buf[len..len + want].copy_from_slice(c);
