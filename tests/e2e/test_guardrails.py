@@ -275,3 +275,26 @@ def test_spillage_is_blocked_and_reported_by_marking(site):
     # Marked at or below what the endpoint may take: it goes through.
     text, finish, _ = ask(site, "(U) The weather is fine.")
     assert finish == "stop" and text == "(U) The weather is fine."
+
+
+def test_tool_call_arguments_are_filtered_like_text(site, attached):
+    # The mock calls the first tool with {"query": <the last user message>}: the card reaches
+    # the model (inputAction NONE) but not the caller, in the call's arguments either.
+    c = openai_client(site)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+    for stream in (False, True):
+        r = c.chat.completions.create(model=REMOTE, messages=[{"role": "user", "content": f"card {CARD}"}], tools=tools, stream=stream)
+        if stream:
+            args = "".join(tc.function.arguments or "" for ch in r for choice in ch.choices for tc in (choice.delta.tool_calls or []))
+        else:
+            args = r.choices[0].message.tool_calls[0].function.arguments
+        assert json.loads(args) == {"query": "card {CREDIT_DEBIT_CARD_NUMBER}"}, args
+    # An earlier call's arguments sent back in the conversation are input, checked like text.
+    history = [
+        {"role": "user", "content": "look it up"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": json.dumps({"ssn": SSN})}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+    ]
+    r = c.chat.completions.create(model=REMOTE, messages=history, tools=tools)
+    assert r.choices[0].finish_reason == "content_filter"
+    assert r.choices[0].message.content == PHI["blockedInputMessaging"]

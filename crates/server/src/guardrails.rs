@@ -332,6 +332,8 @@ pub struct Filtered {
     slot: Option<Slot>,
     released_any: bool,
     deltas: usize,
+    /// The spillage ceiling for tool-call arguments (the stream guard owns its own).
+    call_ceiling: Ceiling,
 }
 
 impl Filtered {
@@ -339,6 +341,7 @@ impl Filtered {
         inner: ChatStream,
         policy: Arc<Policy>,
         ceiling: Ceiling,
+        call_ceiling: Ceiling,
         stream: bool,
         report: SharedReport,
         slot: Option<Slot>,
@@ -360,6 +363,7 @@ impl Filtered {
             slot,
             released_any: false,
             deltas: 0,
+            call_ceiling,
         }
     }
 
@@ -495,7 +499,29 @@ impl Stream for Filtered {
                     this.pending.push_back(ChatEvent::Error(e));
                     this.inner = None;
                 }
-                other => this.pending.push_back(other),
+                ChatEvent::ToolCall(mut call) => {
+                    // A call's arguments leave like text: the same filters, evaluated whole
+                    // (a call arrives complete).
+                    let o = this.policy.evaluate(
+                        &call.arguments,
+                        Source::Output,
+                        Some(this.call_ceiling.as_ref()),
+                    );
+                    if o.blocked {
+                        let usage = Usage {
+                            prompt_tokens: 0,
+                            completion_tokens: this.deltas,
+                        };
+                        let message = this.policy.message(Source::Output).to_owned();
+                        this.block(message, o.detections, usage);
+                        continue;
+                    }
+                    if !o.detections.is_empty() {
+                        lock(&this.report).output.extend(o.detections);
+                        call.arguments = o.output;
+                    }
+                    this.pending.push_back(ChatEvent::ToolCall(call));
+                }
             }
         }
     }

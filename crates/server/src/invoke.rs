@@ -125,18 +125,23 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
     let input_ceiling = |l: &scif_labels::Label| clearance.dominates(l) && accredited(l);
     let mut input_detections = Vec::new();
     let mut blocked = None;
-    for m in chat.messages.iter_mut() {
-        if m.content.is_empty() {
-            continue;
-        }
-        let o = policy.evaluate(&m.content, Source::Input, Some(&input_ceiling));
-        input_detections.extend(o.detections);
-        if o.blocked {
-            blocked = Some(o.output);
-            break;
-        }
-        if o.output != m.content {
-            m.content = o.output;
+    'messages: for m in chat.messages.iter_mut() {
+        // The text, and the arguments of earlier tool calls the conversation carries.
+        let texts = std::iter::once(&mut m.content)
+            .chain(m.tool_calls.iter_mut().map(|c| &mut c.arguments));
+        for text in texts {
+            if text.is_empty() {
+                continue;
+            }
+            let o = policy.evaluate(text, Source::Input, Some(&input_ceiling));
+            input_detections.extend(o.detections);
+            if o.blocked {
+                blocked = Some(o.output);
+                break 'messages;
+            }
+            if o.output != *text {
+                *text = o.output;
+            }
         }
     }
     if let Some(message) = blocked {
@@ -206,10 +211,13 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
     };
     let clearance = caller.principal.clearance.clone();
     let output_ceiling = Box::new(move |l: &scif_labels::Label| clearance.dominates(l));
+    let clearance = caller.principal.clearance.clone();
+    let call_ceiling = Box::new(move |l: &scif_labels::Label| clearance.dominates(l));
     let filtered: ChatStream = Box::pin(Filtered::new(
         started.events,
         policy,
         output_ceiling,
+        call_ceiling,
         stream,
         report.clone(),
         slot.cloned(),
