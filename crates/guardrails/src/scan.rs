@@ -12,7 +12,8 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::{checks, names, EntityType};
 
@@ -319,17 +320,90 @@ const KEYWORDS: &[(&str, Ctx)] = &[
     ("mx", Ctx::Name),
 ];
 
-fn keywords() -> Option<&'static AhoCorasick> {
-    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(KEYWORDS.iter().map(|(k, _)| k))
-            .ok()
+/// The keywords, indexed by their first word (lowercased), each entry's phrases longest first.
+struct Keywords {
+    /// A bit per (first byte, second byte) of every first word, lowercased: most words of
+    /// ordinary text are turned away by one lookup.
+    pairs: Vec<u64>,
+    first: HashMap<&'static [u8], Vec<Phrase>, BuildHasherDefault<Fnv>>,
+}
+
+struct Phrase {
+    /// The words after the first.
+    rest: Vec<&'static [u8]>,
+    ctx: Ctx,
+    /// The keyword ends with a colon of its own ("f:").
+    colon: bool,
+}
+
+/// FNV-1a: short keys, no adversary (the table is fixed), and far cheaper than SipHash.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+fn pair_index(w: &[u8]) -> usize {
+    let a = usize::from(w[0].to_ascii_lowercase() & 0x7f);
+    let b = usize::from(w.get(1).map_or(0, |c| c.to_ascii_lowercase() & 0x7f));
+    a * 128 + b
+}
+
+fn keywords() -> &'static Keywords {
+    static KW: OnceLock<Keywords> = OnceLock::new();
+    KW.get_or_init(|| {
+        let mut k = Keywords {
+            pairs: vec![0u64; 128 * 128 / 64],
+            first: HashMap::default(),
+        };
+        for (text, ctx) in KEYWORDS {
+            let colon = text.ends_with(':');
+            let body = text.strip_suffix(':').unwrap_or(text);
+            let mut words = body.split(' ').map(str::as_bytes);
+            let Some(first) = words.next() else {
+                continue;
+            };
+            let idx = pair_index(first);
+            k.pairs[idx / 64] |= 1 << (idx % 64);
+            k.first.entry(first).or_default().push(Phrase {
+                rest: words.collect(),
+                ctx: *ctx,
+                colon,
+            });
+        }
+        for phrases in k.first.values_mut() {
+            phrases.sort_by(|a, b| b.rest.len().cmp(&a.rest.len()));
+        }
+        k
     })
-    .as_ref()
+}
+
+impl Keywords {
+    /// The phrases whose first word is `w` (any case).
+    fn starting(&self, w: &[u8]) -> Option<&[Phrase]> {
+        if w.is_empty() || w.len() > 24 {
+            return None;
+        }
+        let idx = pair_index(w);
+        if self.pairs[idx / 64] & (1 << (idx % 64)) == 0 {
+            return None;
+        }
+        let mut buf = [0u8; 24];
+        for (d, c) in buf.iter_mut().zip(w) {
+            *d = c.to_ascii_lowercase();
+        }
+        self.first.get(&buf[..w.len()]).map(Vec::as_slice)
+    }
 }
 
 /// A keyword hit: where it ends and what it announces.
@@ -339,32 +413,73 @@ struct Hit {
     ctx: Ctx,
 }
 
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80
-}
-
-fn keyword_hits(text: &str) -> Vec<Hit> {
-    let Some(ac) = keywords() else {
-        return Vec::new();
-    };
-    let bytes = text.as_bytes();
+/// The keyword phrases in the text, found token by token: a phrase's first word is a token's
+/// core (or the part of it before a `:` or through a `#`: `SSN:078-05-1121`, `acct#1234`), its
+/// other words the following tokens' cores, separated by whitespace only.
+fn keyword_hits(b: &[u8], toks: &[Tok]) -> Vec<Hit> {
+    let kw = keywords();
     let mut hits = Vec::new();
-    for m in ac.find_iter(text) {
-        let (start, end) = (m.start(), m.end());
-        if start > 0 && is_word_byte(bytes[start - 1]) {
-            continue;
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        let core = &b[t.core_start..t.core_end];
+        let mut found = None;
+        // The whole core, then the part before an inner ':' or through an inner '#'.
+        let mut candidates: [Option<&[u8]>; 2] = [Some(core), None];
+        if let Some(p) = core.iter().position(|c| *c == b':' || *c == b'#') {
+            if p > 0 {
+                candidates[1] = Some(if core[p] == b'#' { &core[..=p] } else { &core[..p] });
+            }
         }
-        let last = bytes[end - 1];
-        if last.is_ascii_alphanumeric() && end < bytes.len() && is_word_byte(bytes[end]) {
-            continue;
+        'candidates: for word in candidates.into_iter().flatten() {
+            let Some(phrases) = kw.starting(word) else {
+                continue;
+            };
+            'phrases: for ph in phrases {
+                let mut end = t.core_start + word.len();
+                let mut j = i;
+                for w in &ph.rest {
+                    if j + 1 >= toks.len() || word.len() != core.len() {
+                        continue 'phrases;
+                    }
+                    let gap = &b[toks[j].end..toks[j + 1].start];
+                    if toks[j].core_end != toks[j].end || !gap.iter().all(u8::is_ascii_whitespace) {
+                        continue 'phrases;
+                    }
+                    let next = toks[j + 1];
+                    let c = &b[next.core_start..next.core_end];
+                    if *w == b"#" && c.first() == Some(&b'#') {
+                        // "Member #MEM0919": the value follows the '#' inside the token.
+                        end = next.core_start + 1;
+                    } else if c.eq_ignore_ascii_case(w) {
+                        end = next.core_end;
+                    } else {
+                        continue 'phrases;
+                    }
+                    j += 1;
+                }
+                if ph.colon {
+                    if b.get(end) != Some(&b':') {
+                        continue;
+                    }
+                    end += 1;
+                }
+                if matches!(ph.ctx, Ctx::Password | Ctx::Username | Ctx::Pin | Ctx::Name)
+                    && !assigns(b, t.core_start, end, ph.ctx)
+                {
+                    continue;
+                }
+                found = Some((j, Hit { end, ctx: ph.ctx }));
+                break 'candidates;
+            }
         }
-        let ctx = KEYWORDS[m.pattern().as_usize()].1;
-        if matches!(ctx, Ctx::Password | Ctx::Username | Ctx::Pin | Ctx::Name)
-            && !assigns(bytes, start, end, ctx)
-        {
-            continue;
+        match found {
+            Some((j, hit)) => {
+                hits.push(hit);
+                i = j + 1;
+            }
+            None => i += 1,
         }
-        hits.push(Hit { end, ctx });
     }
     hits
 }
@@ -442,15 +557,49 @@ struct Tok {
     core_end: usize,
 }
 
+const WS: u8 = 1;
+const SPLIT: u8 = 2;
+const LEAD: u8 = 4;
+const TRAIL: u8 = 8;
+
+/// What each byte is to the tokenizer: whitespace, a possible split (`|`, `=`, `,`), a
+/// character trimmed from a token's start or end.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let ws = b" \t\n\r\x0b\x0c";
+    let mut k = 0;
+    while k < ws.len() {
+        t[ws[k] as usize] = WS;
+        k += 1;
+    }
+    t[b'|' as usize] = SPLIT;
+    t[b'=' as usize] = SPLIT;
+    t[b',' as usize] = SPLIT | TRAIL;
+    let lead = b"([\"'<{*`";
+    k = 0;
+    while k < lead.len() {
+        t[lead[k] as usize] |= LEAD;
+        k += 1;
+    }
+    let trail = b".;:!?)]}\"'>*`";
+    k = 0;
+    while k < trail.len() {
+        t[trail[k] as usize] |= TRAIL;
+        k += 1;
+    }
+    t
+};
+
 fn tokenize(text: &str) -> Vec<Tok> {
     let b = text.as_bytes();
-    let mut toks = Vec::with_capacity(b.len() / 5 + 1);
+    let n = b.len();
+    let mut toks = Vec::with_capacity(n / 5 + 1);
     let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && b[i].is_ascii_whitespace() {
+    while i < n {
+        while i < n && CLASS[b[i] as usize] & WS != 0 {
             i += 1;
         }
-        if i >= b.len() {
+        if i >= n {
             break;
         }
         let start = i;
@@ -458,8 +607,16 @@ fn tokenize(text: &str) -> Vec<Tok> {
         let url = rest.starts_with(b"http://")
             || rest.starts_with(b"https://")
             || rest.starts_with(b"www.");
-        while i < b.len() && !b[i].is_ascii_whitespace() && (url || !splits(b, i)) {
-            i += 1;
+        loop {
+            while i < n && CLASS[b[i] as usize] & (WS | SPLIT) == 0 {
+                i += 1;
+            }
+            // A possible split ends the token only where `splits` says so (never in a URL).
+            if i < n && CLASS[b[i] as usize] & WS == 0 && (url || !splits(b, i)) {
+                i += 1;
+                continue;
+            }
+            break;
         }
         if i == start {
             // A separator on its own: skip it.
@@ -467,33 +624,11 @@ fn tokenize(text: &str) -> Vec<Tok> {
             continue;
         }
         let mut cs = start;
-        while cs < i
-            && matches!(
-                b[cs],
-                b'(' | b'[' | b'"' | b'\'' | b'<' | b'{' | b'*' | b'`'
-            )
-        {
+        while cs < i && CLASS[b[cs] as usize] & LEAD != 0 {
             cs += 1;
         }
         let mut ce = i;
-        while ce > cs
-            && matches!(
-                b[ce - 1],
-                b'.' | b','
-                    | b';'
-                    | b':'
-                    | b'!'
-                    | b'?'
-                    | b')'
-                    | b']'
-                    | b'}'
-                    | b'"'
-                    | b'\''
-                    | b'>'
-                    | b'*'
-                    | b'`'
-            )
-        {
+        while ce > cs && CLASS[b[ce - 1] as usize] & TRAIL != 0 {
             ce -= 1;
         }
         toks.push(Tok {
@@ -584,13 +719,24 @@ fn trim_cell(c: &[u8]) -> &[u8] {
     &c[s..e]
 }
 
-/// The context a column name announces: the longest keyword in it.
+/// The context a column name announces: the first keyword among its words.
 fn column_context(cell: &[u8]) -> Option<Ctx> {
-    let ac = keywords()?;
-    let m = ac.find(cell)?;
-    let bounded = (m.start() == 0 || !is_word_byte(cell[m.start() - 1]))
-        && (m.end() == cell.len() || !is_word_byte(cell[m.end()]));
-    bounded.then(|| KEYWORDS[m.pattern().as_usize()].1)
+    let words: Vec<&[u8]> = cell.split(|c| *c == b' ').filter(|w| !w.is_empty()).collect();
+    let kw = keywords();
+    for start in 0..words.len() {
+        let Some(phrases) = kw.starting(words[start]) else {
+            continue;
+        };
+        for ph in phrases {
+            let rest = &words[start + 1..];
+            if rest.len() >= ph.rest.len()
+                && ph.rest.iter().zip(rest).all(|(a, b)| a.eq_ignore_ascii_case(b))
+            {
+                return Some(ph.ctx);
+            }
+        }
+    }
+    None
 }
 
 fn is_lower_word(s: &[u8]) -> bool {
@@ -742,7 +888,6 @@ fn as_str(b: &[u8]) -> &str {
 const CTX_WINDOW: usize = 4;
 
 struct Scanner<'t> {
-    text: &'t str,
     b: &'t [u8],
     toks: Vec<Tok>,
     set: EntitySet,
@@ -795,7 +940,6 @@ fn is_filler(word: &[u8]) -> bool {
 impl<'t> Scanner<'t> {
     fn new(text: &'t str, set: EntitySet) -> Scanner<'t> {
         Scanner {
-            text,
             b: text.as_bytes(),
             toks: tokenize(text),
             set,
@@ -828,7 +972,7 @@ impl<'t> Scanner<'t> {
     }
 
     fn run(&mut self) {
-        let hits = keyword_hits(self.text);
+        let hits = keyword_hits(self.b, &self.toks);
         let mut next_hit = 0;
         // The active context: what it announces, where its keyword ends, and the last token
         // index its window covers.
