@@ -345,7 +345,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -382,7 +386,7 @@ fn keywords() -> &'static Keywords {
             });
         }
         for phrases in k.first.values_mut() {
-            phrases.sort_by(|a, b| b.rest.len().cmp(&a.rest.len()));
+            phrases.sort_by_key(|p| std::cmp::Reverse(p.rest.len()));
         }
         k
     })
@@ -428,7 +432,11 @@ fn keyword_hits(b: &[u8], toks: &[Tok]) -> Vec<Hit> {
         let mut candidates: [Option<&[u8]>; 2] = [Some(core), None];
         if let Some(p) = core.iter().position(|c| *c == b':' || *c == b'#') {
             if p > 0 {
-                candidates[1] = Some(if core[p] == b'#' { &core[..=p] } else { &core[..p] });
+                candidates[1] = Some(if core[p] == b'#' {
+                    &core[..=p]
+                } else {
+                    &core[..p]
+                });
             }
         }
         'candidates: for word in candidates.into_iter().flatten() {
@@ -721,7 +729,10 @@ fn trim_cell(c: &[u8]) -> &[u8] {
 
 /// The context a column name announces: the first keyword among its words.
 fn column_context(cell: &[u8]) -> Option<Ctx> {
-    let words: Vec<&[u8]> = cell.split(|c| *c == b' ').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&[u8]> = cell
+        .split(|c| *c == b' ')
+        .filter(|w| !w.is_empty())
+        .collect();
     let kw = keywords();
     for start in 0..words.len() {
         let Some(phrases) = kw.starting(words[start]) else {
@@ -730,7 +741,11 @@ fn column_context(cell: &[u8]) -> Option<Ctx> {
         for ph in phrases {
             let rest = &words[start + 1..];
             if rest.len() >= ph.rest.len()
-                && ph.rest.iter().zip(rest).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                && ph
+                    .rest
+                    .iter()
+                    .zip(rest)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
             {
                 return Some(ph.ctx);
             }
