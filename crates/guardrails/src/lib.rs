@@ -6,6 +6,7 @@
 pub mod attack;
 pub mod checks;
 pub mod entity;
+mod fnv;
 pub mod markings;
 pub mod names;
 pub mod policy;

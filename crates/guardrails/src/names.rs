@@ -7,7 +7,7 @@
 //! case-insensitive and do not allocate: the word is uppercased into a stack buffer, so
 //! words longer than 32 bytes, or with non-ASCII bytes, are never found.
 //!
-//! Sets are `HashSet<&'static [u8]>`: in a quick measurement over the 30,000 last names
+//! Sets are `HashSet<&'static [u8]>` (with FNV hashing): in a quick measurement over the 30,000 last names
 //! (half hits, half misses) a lookup took about 40 ns, against about 250 ns for a binary
 //! search over a sorted `Vec`.
 
@@ -21,7 +21,7 @@ const FIRST_NAMES: &str = include_str!("../data/first_names.txt");
 const LAST_NAMES: &str = include_str!("../data/last_names.txt");
 const STOPWORDS: &str = include_str!("../data/name_stopwords.txt");
 
-type WordSet = HashSet<&'static [u8]>;
+type WordSet = HashSet<&'static [u8], crate::fnv::FnvBuild>;
 
 /// Builds a set from a list with one word per line, skipping blank lines and `#` comments.
 /// Entries are uppercased by the generator; lowercase entries would simply never match.

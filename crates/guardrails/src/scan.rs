@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::fnv::FnvBuild;
 use crate::{checks, names, EntityType};
 
 /// One entity found: its type and byte span.
@@ -325,7 +325,7 @@ struct Keywords {
     /// A bit per (first byte, second byte) of every first word, lowercased: most words of
     /// ordinary text are turned away by one lookup.
     pairs: Vec<u64>,
-    first: HashMap<&'static [u8], Vec<Phrase>, BuildHasherDefault<Fnv>>,
+    first: HashMap<&'static [u8], Vec<Phrase>, FnvBuild>,
 }
 
 struct Phrase {
@@ -334,27 +334,6 @@ struct Phrase {
     ctx: Ctx,
     /// The keyword ends with a colon of its own ("f:").
     colon: bool,
-}
-
-/// FNV-1a: short keys, no adversary (the table is fixed), and far cheaper than SipHash.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
 }
 
 fn pair_index(w: &[u8]) -> usize {
@@ -393,6 +372,12 @@ fn keywords() -> &'static Keywords {
 }
 
 impl Keywords {
+    /// Whether a keyword's first word could start like `w` (its first two bytes).
+    fn may_start(&self, w: &[u8]) -> bool {
+        let idx = pair_index(w);
+        self.pairs[idx / 64] & (1 << (idx % 64)) != 0
+    }
+
     /// The phrases whose first word is `w` (any case).
     fn starting(&self, w: &[u8]) -> Option<&[Phrase]> {
         if w.is_empty() || w.len() > 24 {
@@ -429,6 +414,10 @@ fn keyword_hits(b: &[u8], toks: &[Tok]) -> Vec<Hit> {
         let core = &b[t.core_start..t.core_end];
         let mut found = None;
         // The whole core, then the part before an inner ':' or through an inner '#'.
+        if core.is_empty() || !kw.may_start(core) {
+            i += 1;
+            continue;
+        }
         let mut candidates: [Option<&[u8]>; 2] = [Some(core), None];
         if let Some(p) = core.iter().position(|c| *c == b':' || *c == b'#') {
             if p > 0 {
@@ -782,7 +771,10 @@ fn parse_num(s: &[u8]) -> Option<u32> {
 
 fn month_number(word: &[u8]) -> Option<u32> {
     let w = word.strip_suffix(b".").unwrap_or(word);
-    if w.len() < 3 || w.len() > 9 || !w[0].is_ascii_uppercase() {
+    if w.len() < 3
+        || w.len() > 9
+        || !matches!(w[0], b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D')
+    {
         return None;
     }
     let mut buf = [0u8; 9];
@@ -1138,17 +1130,24 @@ impl<'t> Scanner<'t> {
         let raw = self.raw(i);
         let core = self.core(i);
         let first = raw[0];
-        if core.first().is_some_and(u8::is_ascii_digit) {
+        let c0 = core.first().copied().unwrap_or(0);
+        if c0.is_ascii_digit() {
             // A house number starts the longest entity, an address with its unit.
             return if core.len() <= 7 { 9 } else { 5 };
         }
         if first == b'(' || first == b'+' {
             return 5;
         }
-        if raw.contains(&b'@') || raw.starts_with(b"http") || raw.starts_with(b"www.") {
+        // One pass for what any token may hold.
+        let (mut at, mut digit) = (false, false);
+        for &c in raw {
+            at |= c == b'@';
+            digit |= c.is_ascii_digit();
+        }
+        if at || raw.starts_with(b"http") || raw.starts_with(b"www.") {
             return 1;
         }
-        if core.first().is_some_and(u8::is_ascii_uppercase) {
+        if c0.is_ascii_uppercase() {
             if core.len() == 4 && core[2..].iter().all(u8::is_ascii_digit) {
                 return 9; // a grouped IBAN
             }
@@ -1160,10 +1159,7 @@ impl<'t> Scanner<'t> {
             }
             return 3; // names, month dates, PO boxes
         }
-        if raw.iter().any(u8::is_ascii_digit)
-            || first >= 0x80
-            || matches!(first, b'"' | b'\'' | b'<' | b'[')
-        {
+        if digit || first >= 0x80 || matches!(first, b'"' | b'\'' | b'<' | b'[') {
             return 5;
         }
         0

@@ -181,44 +181,34 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
             let spec = read_spec(&file)?;
             let id = id.unwrap_or_else(|| scif_server::guardrail_admin::id_from_name(&spec.name));
             anyhow::ensure!(
-                !id.is_empty()
-                    && id.len() <= 64
-                    && id
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+                scif_server::guardrail_admin::valid_id(&id),
                 "--id must be 1 to 64 letters, digits, '-' or '_'"
             );
             let store = crate::models::open(&common).await?;
-            let text = serde_json::to_string(&spec)?;
-            let v = store
-                .add_guardrail_version(
-                    &id,
-                    &spec.name,
-                    &text,
-                    &scif_registry::now_rfc3339(),
-                    "local operator",
-                    false,
-                )
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("guardrail not created"))?;
+            let v = scif_server::guardrail_admin::write_version(
+                &store,
+                &id,
+                &spec,
+                "local operator",
+                false,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("guardrail not created"))?;
             record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
             out(format!("created guardrail {id} version {v}"));
         }
         GuardrailsCmd::Update { id, file, common } => {
             let spec = read_spec(&file)?;
             let store = crate::models::open(&common).await?;
-            let text = serde_json::to_string(&spec)?;
-            let v = store
-                .add_guardrail_version(
-                    &id,
-                    &spec.name,
-                    &text,
-                    &scif_registry::now_rfc3339(),
-                    "local operator",
-                    true,
-                )
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no guardrail {id:?}; create it first"))?;
+            let v = scif_server::guardrail_admin::write_version(
+                &store,
+                &id,
+                &spec,
+                "local operator",
+                true,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no guardrail {id:?}; create it first"))?;
             record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
             out(format!("guardrail {id} version {v}"));
         }

@@ -92,12 +92,36 @@ pub fn id_from_name(name: &str) -> String {
     id.trim_matches('-').chars().take(64).collect()
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` can name a guardrail.
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// Stores `spec` as the next version of guardrail `id` (version 1 unless `must_exist`) and
+/// returns the version; `Ok(None)` when `must_exist` and there is no such guardrail.
+pub async fn write_version(
+    store: &scif_store::Store,
+    id: &str,
+    spec: &GuardrailSpec,
+    actor: &str,
+    must_exist: bool,
+) -> Result<Option<u32>, scif_store::StoreError> {
+    let text =
+        serde_json::to_string(spec).map_err(|e| scif_store::StoreError::Corrupt(e.to_string()))?;
+    store
+        .add_guardrail_version(
+            id,
+            &spec.name,
+            &text,
+            &scif_audit::time::now_rfc3339(),
+            actor,
+            must_exist,
+        )
+        .await
 }
 
 fn parse_spec(body: &[u8]) -> Result<GuardrailSpec, ApiError> {
@@ -151,17 +175,7 @@ async fn create(
             Some("id"),
         ));
     }
-    let text = serde_json::to_string(&spec).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let version = state
-        .store
-        .add_guardrail_version(
-            &id,
-            &spec.name,
-            &text,
-            &scif_audit::time::now_rfc3339(),
-            &caller.principal.id,
-            false,
-        )
+    let version = write_version(&state.store, &id, &spec, &caller.principal.id, false)
         .await
         .map_err(store_err)?
         .ok_or_else(|| ApiError::Internal("guardrail not created".into()))?;
@@ -181,17 +195,7 @@ async fn add_version(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &caller, true)?;
     let spec = parse_spec(&body)?;
-    let text = serde_json::to_string(&spec).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let version = state
-        .store
-        .add_guardrail_version(
-            &id,
-            &spec.name,
-            &text,
-            &scif_audit::time::now_rfc3339(),
-            &caller.principal.id,
-            true,
-        )
+    let version = write_version(&state.store, &id, &spec, &caller.principal.id, true)
         .await
         .map_err(store_err)?
         .ok_or_else(|| ApiError::NotFound(format!("guardrail {id:?} not found")))?;
