@@ -265,6 +265,7 @@ def test_spillage_is_blocked_and_reported_by_marking(site):
         raw = c.chat.completions.with_raw_response.create(model=REMOTE, messages=[{"role": "user", "content": prompt}])
         done = raw.parse()
         assert done.choices[0].finish_reason == "content_filter"
+        assert done.choices[0].message.content == f"This prompt was blocked: it carries the classification marking {marking}, above what may pass here."
         assert done.model_extra["scif_guardrail"]["input_assessment"]["classificationPolicy"]["markings"] == [{"marking": marking, "action": "BLOCKED"}]
         events = audit_for(site, raw.headers["x-request-id"])
         g = next(e["event"]["detail"]["guardrail"] for e in events if "guardrail" in e["event"].get("detail", {}))

@@ -574,6 +574,31 @@ impl Policy {
         &self.messages[source.idx()]
     }
 
+    /// The message for a block caused by `detections`: spillage names the markings found (it
+    /// applies without any guardrail, so no guardrail's message fits it); anything else gets
+    /// the guardrail's message.
+    pub fn block_message(&self, source: Source, detections: &[Detection]) -> String {
+        let mut markings: Vec<&str> = detections
+            .iter()
+            .filter_map(|d| match &d.kind {
+                Kind::Spillage(m) if d.action == Action::Block => Some(m.as_str()),
+                _ => None,
+            })
+            .collect();
+        if markings.is_empty() {
+            return self.message(source).to_owned();
+        }
+        markings.dedup();
+        let side = match source {
+            Source::Input => "This prompt",
+            Source::Output => "This answer",
+        };
+        format!(
+            "{side} was blocked: it carries the classification marking {}, above what may pass here.",
+            markings.join(", ")
+        )
+    }
+
     /// Everything the policy (and the spillage ceiling, if given) finds in `text`, and the
     /// offset from which appending text could still change what is found (for streaming).
     pub fn detect(
@@ -690,7 +715,7 @@ impl Policy {
         let (detections, _) = self.detect(text, source, ceiling);
         let blocked = detections.iter().any(|d| d.action == Action::Block);
         let output = if blocked {
-            self.message(source).to_string()
+            self.block_message(source, &detections)
         } else {
             apply_masks(text, 0, text.len(), &detections)
         };

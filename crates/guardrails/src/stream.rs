@@ -141,10 +141,9 @@ impl StreamGuard {
             .collect();
         if fresh.iter().any(|d| d.action == Action::Block) {
             self.blocked = true;
+            let message = self.policy.block_message(Source::Output, &fresh);
             self.detections.extend(fresh);
-            return Step::Blocked {
-                message: self.policy.message(Source::Output).to_string(),
-            };
+            return Step::Blocked { message };
         }
         let out = apply_masks(&self.raw, self.released, settle, &fresh);
         self.detections.extend(fresh);

@@ -39,6 +39,7 @@ fn each_level_against_each_ceiling() {
                             "{m}"
                         );
                         assert!(!o.output.contains("report"));
+                        assert!(o.output.contains(m.as_str()), "{}", o.output);
                     }
                 }
             }

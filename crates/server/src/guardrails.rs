@@ -512,7 +512,7 @@ impl Stream for Filtered {
                             prompt_tokens: 0,
                             completion_tokens: this.deltas,
                         };
-                        let message = this.policy.message(Source::Output).to_owned();
+                        let message = this.policy.block_message(Source::Output, &o.detections);
                         this.block(message, o.detections, usage);
                         continue;
                     }

@@ -886,7 +886,7 @@ async fn apply_guardrail(
     crate::guardrails::log_spillage(&caller.principal.id, "", source, &detections);
     // Bedrock returns one text: the blocked message, or the masked text of every block.
     let outputs: Vec<Value> = if blocked {
-        vec![json!({"text": policy.message(source)})]
+        vec![json!({"text": policy.block_message(source, &detections)})]
     } else if intervened || full {
         outputs.into_iter().map(|t| json!({"text": t})).collect()
     } else {
