@@ -310,6 +310,12 @@ const KEYWORDS: &[(&str, Ctx)] = &[
     ("contact", Ctx::Name),
     ("emergency contact", Ctx::Name),
     ("guardian", Ctx::Name),
+    ("caregiver", Ctx::Name),
+    ("reach", Ctx::Name),
+    ("ask", Ctx::Name),
+    ("its", Ctx::Name),
+    ("it's", Ctx::Name),
+    ("this is", Ctx::Name),
     ("attn", Ctx::Name),
     ("mr", Ctx::Name),
     ("mrs", Ctx::Name),
@@ -502,7 +508,16 @@ fn assigns(bytes: &[u8], start: usize, end: usize, ctx: Ctx) -> bool {
         return false;
     };
     if next == b':' || next == b'=' {
-        return true;
+        if ctx != Ctx::Name {
+            return true;
+        }
+        // "Name: Maria Garcia" on one line; "by name:" closing a line is not a field.
+        let rest = &bytes[i + 1..];
+        let gap = rest
+            .iter()
+            .take_while(|c| **c == b' ' || **c == b'\t')
+            .count();
+        return rest.get(gap).is_some_and(u8::is_ascii_uppercase);
     }
     let keyword = &bytes[start..end];
     match ctx {
@@ -520,7 +535,8 @@ fn assigns(bytes: &[u8], start: usize, end: usize, ctx: Ctx) -> bool {
                 }
                 b"dear" | b"attn" | b"hello" | b"hi" | b"spouse" | b"wife" | b"husband"
                 | b"daughter" | b"son" | b"mother" | b"father" | b"brother" | b"sister"
-                | b"guardian" | b"contact" | b"emergency contact" => cap_next,
+                | b"guardian" | b"contact" | b"emergency contact" | b"caregiver" | b"reach"
+                | b"ask" | b"its" | b"it's" | b"this is" => cap_next,
                 b"signed" => spaces > 0,
                 // A sign-off: "Sincerely,\nGeorge Page".
                 b"sincerely" | b"regards" | b"best regards" | b"kind regards" | b"cheers"
@@ -686,7 +702,8 @@ fn table_header(line: &[u8]) -> Option<Table> {
             columns.push(None);
             continue;
         }
-        let ok = cell.len() <= 32
+        let ok = cell.iter().any(u8::is_ascii_alphabetic)
+            && cell.len() <= 32
             && cell.split(|c| *c == b' ').filter(|w| !w.is_empty()).count() <= 4
             && cell.iter().all(|c| {
                 c.is_ascii_alphabetic()
@@ -755,11 +772,27 @@ fn is_capitalized(s: &[u8]) -> bool {
     let Some((first, rest)) = s.split_first() else {
         return false;
     };
-    first.is_ascii_uppercase()
-        && !rest.is_empty()
-        && rest
-            .iter()
-            .all(|c| c.is_ascii_lowercase() || *c == b'\'' || *c == b'-')
+    if !first.is_ascii_uppercase() || rest.is_empty() {
+        return false;
+    }
+    // Lowercase after the first letter, except a capital after a hyphen or apostrophe or in a
+    // Mc/Mac prefix: Nguyen-Tran, O'Brien, McDonald, MacArthur.
+    let mut prev = *first;
+    for (k, c) in rest.iter().enumerate() {
+        let ok = c.is_ascii_lowercase()
+            || *c == b'\'' && prev != b'\'' && prev != b'-'
+            || *c == b'-' && prev != b'\'' && prev != b'-'
+            || c.is_ascii_uppercase()
+                && (prev == b'-'
+                    || prev == b'\''
+                    || (k == 1 && s[..2] == *b"Mc")
+                    || (k == 2 && s[..3] == *b"Mac"));
+        if !ok {
+            return false;
+        }
+        prev = *c;
+    }
+    prev != b'-' && prev != b'\''
 }
 
 fn parse_num(s: &[u8]) -> Option<u32> {
@@ -1092,10 +1125,14 @@ impl<'t> Scanner<'t> {
                 if r > 0 {
                     reach[i] = reach[i].max(r);
                     advanced = self.without_context(i);
-                    if advanced.is_some() {
+                    if let Some(next) = advanced {
                         // A keyword inside what was just recognized ("Cedar Dr NW") announces
                         // nothing after it.
                         ctx = None;
+                        let through = self.toks[next - 1].end;
+                        while next_hit < hits.len() && hits[next_hit].end <= through {
+                            next_hit += 1;
+                        }
                     }
                 }
             }
@@ -1988,9 +2025,9 @@ impl<'t> Scanner<'t> {
             if !self.single_space(i) {
                 return None;
             }
-            return self.capitalized_run(i + 1, 3);
+            return self.capitalized_run(i + 1, 3, true);
         }
-        if !name_like(w) {
+        if !name_like(w) || announces_name(w) {
             return None;
         }
         let s = as_str(w);
@@ -2038,14 +2075,23 @@ impl<'t> Scanner<'t> {
     }
 
     /// One to `max` capitalized name-like tokens starting at `i`, stopping after a token with
-    /// trailing punctuation.
-    fn capitalized_run(&self, i: usize, max: usize) -> Option<(usize, usize, usize)> {
+    /// trailing punctuation. After a title, a word on the stop list still counts when the
+    /// census lists have it as a name ("Ms. Long").
+    fn capitalized_run(&self, i: usize, max: usize, titled: bool) -> Option<(usize, usize, usize)> {
         let mut j = i;
         let mut last = None;
         while j < self.toks.len() && j - i < max {
             let w = self.core(j);
             let initial = w.len() == 1 && w[0].is_ascii_uppercase() && self.raw(j) == [w[0], b'.'];
-            if !(name_like(w) && !names::is_stopword(as_str(w)) || initial && j > i) {
+            let s = as_str(w);
+            // After a title any census name counts ("Ms. Long"); after a greeting a stop-listed
+            // name only as part of a two-word name ("Hi Bill Long", not "Hello World").
+            let listed = names::is_first_name(s) || names::is_last_name(s);
+            let two_words = self.single_space(j)
+                && self.toks[j].core_end == self.toks[j].end
+                && name_like(self.core(j + 1));
+            let person = !names::is_stopword(s) || listed && (titled || two_words || j > i);
+            if !(name_like(w) && person || initial && j > i) {
                 break;
             }
             if !initial {
@@ -2067,10 +2113,20 @@ impl<'t> Scanner<'t> {
             if !self.single_space(i) {
                 return None;
             }
-            return self.capitalized_run(i + 1, 3);
+            return self.capitalized_run(i + 1, 3, true);
         }
-        self.capitalized_run(i, 3)
+        self.capitalized_run(i, 3, false)
     }
+}
+
+/// Whether a word is a keyword that announces a name ("Son", "Dear", "Caregiver"), and so is
+/// not one itself.
+fn announces_name(w: &[u8]) -> bool {
+    keywords().starting(w).is_some_and(|phrases| {
+        phrases
+            .iter()
+            .any(|p| p.ctx == Ctx::Name && p.rest.is_empty())
+    })
 }
 
 /// A licence plate: 5 to 8 letters and digits (both), with at most one dash or space.
