@@ -299,3 +299,19 @@ def test_tool_call_arguments_are_filtered_like_text(site, attached):
     r = c.chat.completions.create(model=REMOTE, messages=history, tools=tools)
     assert r.choices[0].finish_reason == "content_filter"
     assert r.choices[0].message.content == PHI["blockedInputMessaging"]
+
+
+def test_guardrails_attached_to_a_group_and_a_principal(site):
+    # tester is in the admins group: a guardrail attached there applies to its requests, one
+    # attached to another principal does not, and one attached to tester does.
+    assert site.admin("PUT", "/guardrails/phi/attachments", json={"version": 2, "principal": "someone-else"}).status_code == 200
+    text, _, _ = ask(site, "mail a@b.org")
+    assert text == "mail a@b.org"
+    for target in ({"group": "admins"}, {"principal": "tester"}):
+        assert site.admin("PUT", "/guardrails/phi/attachments", json={"version": 1, **target}).status_code == 200
+        text, _, _ = ask(site, "mail a@b.org")
+        assert text == "mail {EMAIL}", target
+        assert site.admin("DELETE", "/guardrails/phi/attachments", params=target).status_code == 200
+    attached = site.admin("GET", "/guardrail-attachments").json()["attachments"]
+    assert [(a["target_kind"], a["target"], a["version"]) for a in attached] == [("principal", "someone-else", 2)]
+    assert site.admin("DELETE", "/guardrails/phi/attachments", params={"principal": "someone-else"}).status_code == 200

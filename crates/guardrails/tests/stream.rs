@@ -55,7 +55,7 @@ fn boundaries(text: &str) -> impl Iterator<Item = usize> + '_ {
 fn every_two_chunk_split_masks_like_the_whole() {
     let p = policy("ANONYMIZE");
     let docs = common::corpus();
-    for d in docs.iter().step_by(8) {
+    for d in &docs {
         let whole = p.evaluate(&d.text, Source::Output, None).output;
         for at in boundaries(&d.text) {
             let (out, blocked) = stream(&p, &[&d.text[..at], &d.text[at..]]);
