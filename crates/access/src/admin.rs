@@ -140,17 +140,7 @@ impl Access {
         let Actor::LocalOperator = actor else {
             return Ok(());
         };
-        let event = serde_json::json!({
-            "time": scif_registry::now_rfc3339(),
-            "principal": "local operator",
-            "auth_method": "local_operator",
-            "action": action.as_str(),
-            "resource": resource,
-            "decision": "allow",
-            "reasons": ["local_operator"],
-            "detail": {"via": "cli"},
-        });
-        self.store.push_audit_outbox(&event.to_string()).await?;
+        record_local_change(&self.store, action.as_str(), resource).await?;
         Ok(())
     }
 
@@ -730,6 +720,26 @@ fn not_found_is_forbidden(e: AdminError) -> AdminError {
 }
 
 /// Handling caveats as stored: lowercase, known, each once, sorted.
+/// Queues a change the local operator made with the CLI for the audit trail (the running
+/// server, its only writer, appends it).
+pub async fn record_local_change(
+    store: &scif_store::Store,
+    action: &str,
+    resource: String,
+) -> Result<(), StoreError> {
+    let event = serde_json::json!({
+        "time": scif_registry::now_rfc3339(),
+        "principal": "local operator",
+        "auth_method": "local_operator",
+        "action": action,
+        "resource": resource,
+        "decision": "allow",
+        "reasons": ["local_operator"],
+        "detail": {"via": "cli"},
+    });
+    store.push_audit_outbox(&event.to_string()).await
+}
+
 pub fn parse_handling(list: &[String]) -> Result<Vec<String>, String> {
     let mut out = BTreeSet::new();
     for h in list {

@@ -1,5 +1,5 @@
 //! The sensitive-information scanner: one pass over the text's whitespace-separated tokens, with
-//! context keywords found beforehand by one Aho-Corasick pass.
+//! context keywords found beforehand token by token (a table of keyword phrases by first word).
 //!
 //! Most tokens of ordinary prose are lowercase words and cost a few byte tests each. A token that
 //! can begin an entity (digits, `@`, a capital letter, `(`, `+`, a URL scheme, or any token in a
@@ -7,7 +7,7 @@
 //! check (Luhn, mod-97, SSN rules, ...). Entities that span several tokens (grouped card numbers,
 //! phone numbers, IBANs, addresses, dates, names) are recognized by looking ahead from the token
 //! where they start; nothing looks at text after an entity to decide it, and nothing looks further
-//! back than one context window. That locality is what lets the streaming masker (`stream.rs`)
+//! back than one context window (or, in a table, its header row). That locality is what lets the streaming masker (`stream.rs`)
 //! release text as soon as no entity can still start in it: `ScanOutput::hold_from`.
 
 use std::sync::OnceLock;

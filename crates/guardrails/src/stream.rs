@@ -22,7 +22,7 @@ pub const RESTART_MARGIN: usize = 512;
 pub const MAX_TABLE_ROWS: usize = 512;
 
 /// Whether a marked label may appear in the answer (the spillage ceiling).
-pub type OwnedCeiling = Box<dyn Fn(&scif_labels::Label) -> bool + Send + Sync>;
+pub type OwnedCeiling = Arc<dyn Fn(&scif_labels::Label) -> bool + Send + Sync>;
 
 /// What a step lets through.
 #[derive(Debug, Clone, PartialEq)]

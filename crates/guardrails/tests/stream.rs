@@ -131,7 +131,10 @@ fn spillage_mid_stream_blocks() {
     let text = "Summary follows.\nTOP SECRET//NOFORN\nThe plan is to...";
     for at in boundaries(text) {
         let c = ceiling.clone();
-        let mut g = StreamGuard::new(p.clone(), Some(Box::new(move |l| c.dominates(l))));
+        let mut g = StreamGuard::new(
+            p.clone(),
+            Some(Arc::new(move |l: &scif_labels::Label| c.dominates(l))),
+        );
         let mut out = String::new();
         let mut blocked = false;
         for piece in [&text[..at], &text[at..]] {

@@ -111,18 +111,20 @@ impl Target {
 }
 
 async fn record(store: &Store, action: &str, resource: String) -> anyhow::Result<()> {
-    let event = serde_json::json!({
-        "time": scif_registry::now_rfc3339(),
-        "principal": "local operator",
-        "auth_method": "local_operator",
-        "action": action,
-        "resource": resource,
-        "decision": "allow",
-        "reasons": ["local_operator"],
-        "detail": {"via": "cli"},
-    });
-    store.push_audit_outbox(&event.to_string()).await?;
+    scif_access::admin::record_local_change(store, action, resource).await?;
     Ok(())
+}
+
+/// Writes the file's guardrail as version 1 of a new guardrail, or as the next version of an
+/// existing one.
+async fn write(common: &CommonArgs, id: &str, file: &PathBuf, new: bool) -> anyhow::Result<u32> {
+    let spec = read_spec(file)?;
+    let store = crate::models::open(common).await?;
+    let v = scif_server::guardrail_admin::write_version(&store, id, &spec, "local operator", !new)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no guardrail {id:?}; create it first"))?;
+    record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
+    Ok(v)
 }
 
 fn read_spec(file: &PathBuf) -> anyhow::Result<GuardrailSpec> {
@@ -178,38 +180,19 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
             out(serde_json::to_string_pretty(&v)?);
         }
         GuardrailsCmd::Create { file, id, common } => {
-            let spec = read_spec(&file)?;
-            let id = id.unwrap_or_else(|| scif_server::guardrail_admin::id_from_name(&spec.name));
+            let id = match id {
+                Some(id) => id,
+                None => scif_server::guardrail_admin::id_from_name(&read_spec(&file)?.name),
+            };
             anyhow::ensure!(
                 scif_server::guardrail_admin::valid_id(&id),
                 "--id must be 1 to 64 letters, digits, '-' or '_'"
             );
-            let store = crate::models::open(&common).await?;
-            let v = scif_server::guardrail_admin::write_version(
-                &store,
-                &id,
-                &spec,
-                "local operator",
-                false,
-            )
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("guardrail not created"))?;
-            record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
+            let v = write(&common, &id, &file, true).await?;
             out(format!("created guardrail {id} version {v}"));
         }
         GuardrailsCmd::Update { id, file, common } => {
-            let spec = read_spec(&file)?;
-            let store = crate::models::open(&common).await?;
-            let v = scif_server::guardrail_admin::write_version(
-                &store,
-                &id,
-                &spec,
-                "local operator",
-                true,
-            )
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no guardrail {id:?}; create it first"))?;
-            record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
+            let v = write(&common, &id, &file, false).await?;
             out(format!("guardrail {id} version {v}"));
         }
         GuardrailsCmd::Attach {

@@ -89,7 +89,9 @@ pub struct Guardrails {
     attachments: Mutex<Option<(Instant, Arc<Vec<AttachmentRow>>)>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A mutex's guard; a poisoned lock still holds a consistent value here (every writer
+/// replaces whole fields), so it is taken rather than failing the request.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
@@ -185,6 +187,11 @@ impl Guardrails {
             let g = self.get(&r.id, r.version).await?;
             keys.push((g.id.clone(), g.version));
         }
+        self.policy(keys).await
+    }
+
+    /// The merged policy of these guardrail versions, compiled once and cached.
+    pub async fn policy(&self, mut keys: Vec<(String, u32)>) -> Result<Arc<Policy>, ApiError> {
         keys.sort();
         keys.dedup();
         if let Some(p) = lock(&self.policies).get(&keys) {
@@ -319,7 +326,7 @@ enum Mode {
     /// A streamed answer: released as soon as it is settled.
     Stream(StreamGuard),
     /// A whole answer: evaluated once it is complete.
-    Whole { text: String, ceiling: Ceiling },
+    Whole { text: String },
 }
 
 /// The output side: filters a model's events through the policy.
@@ -332,8 +339,8 @@ pub struct Filtered {
     slot: Option<Slot>,
     released_any: bool,
     deltas: usize,
-    /// The spillage ceiling for tool-call arguments (the stream guard owns its own).
-    call_ceiling: Ceiling,
+    /// The spillage ceiling for the answer (shared with the stream guard).
+    ceiling: Ceiling,
 }
 
 impl Filtered {
@@ -341,17 +348,15 @@ impl Filtered {
         inner: ChatStream,
         policy: Arc<Policy>,
         ceiling: Ceiling,
-        call_ceiling: Ceiling,
         stream: bool,
         report: SharedReport,
         slot: Option<Slot>,
     ) -> Filtered {
         let mode = if stream {
-            Mode::Stream(StreamGuard::new(policy.clone(), Some(ceiling)))
+            Mode::Stream(StreamGuard::new(policy.clone(), Some(ceiling.clone())))
         } else {
             Mode::Whole {
                 text: String::new(),
-                ceiling,
             }
         };
         Filtered {
@@ -363,7 +368,7 @@ impl Filtered {
             slot,
             released_any: false,
             deltas: 0,
-            call_ceiling,
+            ceiling,
         }
     }
 
@@ -406,10 +411,10 @@ impl Filtered {
                     return self.block(message, d, usage);
                 }
             },
-            Mode::Whole { text, ceiling } => {
+            Mode::Whole { text } => {
                 let o = self
                     .policy
-                    .evaluate(text, Source::Output, Some(ceiling.as_ref()));
+                    .evaluate(text, Source::Output, Some(self.ceiling.as_ref()));
                 if o.blocked {
                     return self.block(o.output, o.detections, usage);
                 }
@@ -505,7 +510,7 @@ impl Stream for Filtered {
                     let o = this.policy.evaluate(
                         &call.arguments,
                         Source::Output,
-                        Some(this.call_ceiling.as_ref()),
+                        Some(this.ceiling.as_ref()),
                     );
                     if o.blocked {
                         let usage = Usage {

@@ -17,7 +17,7 @@ use scif_provider::{ChatEvent, ChatRequest, ChatStream, FinishReason, Usage};
 
 use crate::audit::{Auditor, Slot};
 use crate::error::ApiError;
-use crate::guardrails::{Filtered, Report, Requested, SharedReport};
+use crate::guardrails::{lock, Filtered, Report, Requested, SharedReport};
 use crate::metering::Meter;
 use crate::{guard, AppState};
 
@@ -45,13 +45,6 @@ pub struct Request<'a> {
     pub stream: bool,
     /// Guardrails the request names (Bedrock `guardrailConfig`, the `x-scif-guardrail` header).
     pub guardrails: &'a [Requested],
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// The key a caller authenticated with, if any (API key id or SigV4 access key id).
@@ -210,14 +203,12 @@ pub async fn start(r: Request<'_>, mut chat: ChatRequest) -> Result<Invocation, 
         _ => None,
     };
     let clearance = caller.principal.clearance.clone();
-    let output_ceiling = Box::new(move |l: &scif_labels::Label| clearance.dominates(l));
-    let clearance = caller.principal.clearance.clone();
-    let call_ceiling = Box::new(move |l: &scif_labels::Label| clearance.dominates(l));
+    let output_ceiling: scif_guardrails::stream::OwnedCeiling =
+        Arc::new(move |l: &scif_labels::Label| clearance.dominates(l));
     let filtered: ChatStream = Box::pin(Filtered::new(
         started.events,
         policy,
         output_ceiling,
-        call_ceiling,
         stream,
         report.clone(),
         slot.cloned(),

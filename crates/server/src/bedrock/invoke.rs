@@ -231,17 +231,14 @@ pub async fn invoke(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
-    let model = super::resolve_model_id(&model_id)?;
-    let (native, chat) = parse(&model, &body)?;
-    let guardrails = header_guardrail(&headers)?;
-    let inv = prepare(
+    let (model, native, inv) = begin(
         &state,
         &caller,
         slot.as_ref(),
         &headers,
-        chat,
+        &model_id,
+        &body,
         false,
-        &guardrails,
     )
     .await?;
     let (events, flow) = (inv.events, inv.flow);
@@ -270,17 +267,14 @@ pub async fn invoke_stream(
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
     let started = Instant::now();
-    let model = super::resolve_model_id(&model_id)?;
-    let (native, chat) = parse(&model, &body)?;
-    let guardrails = header_guardrail(&headers)?;
-    let inv = prepare(
+    let (model, native, inv) = begin(
         &state,
         &caller,
         slot.as_ref(),
         &headers,
-        chat,
+        &model_id,
+        &body,
         true,
-        &guardrails,
     )
     .await?;
     let (events, flow) = (inv.events, inv.flow);
@@ -352,6 +346,24 @@ pub async fn invoke_stream(
     let (name, value) = flow.header();
     resp.headers_mut().insert(name, value);
     Ok(resp)
+}
+
+/// Both InvokeModel routes: the model, the native body, and the started generation (with the
+/// guardrail the headers name).
+async fn begin(
+    state: &AppState,
+    caller: &scif_access::Caller,
+    slot: Option<&Slot>,
+    headers: &HeaderMap,
+    model_id: &str,
+    body: &Bytes,
+    stream: bool,
+) -> Result<(String, Native, crate::invoke::Invocation), ApiError> {
+    let model = super::resolve_model_id(model_id)?;
+    let (native, chat) = parse(&model, body)?;
+    let guardrails = header_guardrail(headers)?;
+    let inv = prepare(state, caller, slot, headers, chat, stream, &guardrails).await?;
+    Ok((model, native, inv))
 }
 
 /// InvokeModel names a guardrail in headers: `X-Amzn-Bedrock-GuardrailIdentifier` and

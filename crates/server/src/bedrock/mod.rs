@@ -482,11 +482,7 @@ impl Started {
         if !self.trace {
             return None;
         }
-        let r = match self.report.lock() {
-            Ok(r) => r,
-            Err(p) => p.into_inner(),
-        };
-        Some(json!({"guardrail": r.bedrock_trace()}))
+        Some(json!({"guardrail": crate::guardrails::lock(&self.report).bedrock_trace()}))
     }
 }
 
@@ -864,8 +860,10 @@ async fn apply_guardrail(
         .guardrails
         .get(&requested.id, requested.version)
         .await?;
-    let policy = scif_guardrails::Policy::new(&[g.as_ref()])
-        .map_err(|e| ApiError::Internal(format!("guardrail: {e}")))?;
+    let policy = state
+        .guardrails
+        .policy(vec![(g.id.clone(), g.version)])
+        .await?;
     let clearance = caller.principal.clearance.clone();
     let ceiling = move |l: &scif_labels::Label| clearance.dominates(l);
     let mut outputs = Vec::new();

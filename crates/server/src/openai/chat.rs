@@ -76,10 +76,7 @@ pub async fn chat_completions(
     } else {
         let mut completion = complete(events, id, created, model).await?;
         {
-            let r = match report.lock() {
-                Ok(r) => r,
-                Err(p) => p.into_inner(),
-            };
+            let r = crate::guardrails::lock(&report);
             if !r.is_empty() {
                 completion.scif_guardrail = Some(r.openai());
             }
