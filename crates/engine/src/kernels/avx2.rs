@@ -1,0 +1,119 @@
+//! The AVX2 + FMA kernel: the one place in the engine with `unsafe` code, because the x86
+//! intrinsics are `unsafe` functions. Each block's 32 products are summed exactly in integers
+//! (`vpmaddubsw` then `vpmaddwd`, giving the same eight lanes of four products as the portable
+//! kernel), scaled and accumulated with `vfmadd` into eight f32 lanes, and reduced in the
+//! portable kernel's order, so the results are bit-identical to it.
+//!
+//! Memory safety does not depend on the caller: every slice is checked for length before any
+//! pointer is read, and loads are unaligned loads of exactly the bytes those checks cover.
+
+use std::arch::x86_64::*;
+
+use super::{QK, QuantActs, QuantType, TILE, WeightRow};
+
+/// Proof that this CPU has AVX2 and FMA: only [`Token::detect`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token(());
+
+impl Token {
+    pub(super) fn detect() -> Option<Token> {
+        (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Token(()))
+    }
+}
+
+/// Activation rows `r0..r0 + out.len()` (at most [`TILE`]) against one weight row.
+/// Falls back to zeros if the slices do not have the sizes the kernel reads.
+pub(super) fn tile(
+    _cpu: Token,
+    kind: QuantType,
+    w: WeightRow<'_>,
+    acts: &QuantActs,
+    r0: usize,
+    out: &mut [f32],
+) {
+    let nb = acts.k / QK;
+    let rows = out.len();
+    let sizes_fit = rows <= TILE
+        && w.qs.len() == nb * kind.quant_bytes()
+        && w.d.len() == nb
+        && (kind != QuantType::Q4_1 || w.m.len() == nb)
+        && acts.qs.len() >= (r0 + rows) * nb * QK
+        && acts.d.len() >= (r0 + rows) * nb
+        && acts.s.len() >= (r0 + rows) * nb;
+    if !sizes_fit {
+        out.fill(0.0);
+        return;
+    }
+    // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and `sizes_fit` establishes every length
+    // `tile_inner` relies on (documented there).
+    unsafe {
+        match kind {
+            QuantType::Q4_0 => tile_inner::<0>(w, acts, r0, out),
+            QuantType::Q4_1 => tile_inner::<1>(w, acts, r0, out),
+            QuantType::Q8_0 => tile_inner::<2>(w, acts, r0, out),
+        }
+    }
+}
+
+/// `KIND`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA. With `nb = acts.k / 32` and `t = out.len()`: `t <= 4`,
+/// `w.qs` holds `nb` blocks of the kind's quant bytes, `w.d` (and `w.m` for Q4_1) `nb` values,
+/// and `acts.qs`, `acts.d`, `acts.s` cover rows `r0..r0 + t`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_inner<const KIND: u8>(w: WeightRow<'_>, acts: &QuantActs, r0: usize, out: &mut [f32]) {
+    let nb = acts.k / QK;
+    let t = out.len();
+    let ones = _mm256_set1_epi16(1);
+    let low4 = _mm256_set1_epi8(0x0F);
+    let eight = _mm256_set1_epi8(8);
+    let mut acc = [_mm256_setzero_ps(); TILE];
+    let mut offsets = [0f32; TILE];
+    for b in 0..nb {
+        // The weight block as 32 bytes in element order (for Q4: low nibbles are elements
+        // 0..16, high nibbles 16..32).
+        let wv = if KIND == 2 {
+            // SAFETY: `w.qs` holds `nb` blocks of 32 bytes, so bytes 32b..32b+32 exist.
+            unsafe { _mm256_loadu_si256(w.qs.as_ptr().add(b * 32).cast()) }
+        } else {
+            // SAFETY: `w.qs` holds `nb` blocks of 16 bytes, so bytes 16b..16b+16 exist.
+            let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().add(b * 16).cast()) };
+            let both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+            let nibbles = _mm256_and_si256(both, low4);
+            if KIND == 0 {
+                _mm256_sub_epi8(nibbles, eight)
+            } else {
+                nibbles
+            }
+        };
+        // Signed weights go through `vpmaddubsw` as |w| times x with w's sign moved onto x.
+        let wabs = _mm256_sign_epi8(wv, wv);
+        let wd = w.d[b];
+        for i in 0..t {
+            let blk = (r0 + i) * nb + b;
+            // SAFETY: `acts.qs` covers rows r0..r0+t, i.e. blocks up to (r0+t)*nb, 32 bytes each.
+            let xv = unsafe { _mm256_loadu_si256(acts.qs.as_ptr().add(blk * QK).cast()) };
+            let pairs = if KIND == 1 {
+                _mm256_maddubs_epi16(wv, xv)
+            } else {
+                _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv))
+            };
+            let quads = _mm256_madd_epi16(pairs, ones);
+            let dd = _mm256_set1_ps(wd * acts.d[blk]);
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), dd, acc[i]);
+            if KIND == 1 {
+                offsets[i] = w.m[b].mul_add(acts.s[blk], offsets[i]);
+            }
+        }
+    }
+    for i in 0..t {
+        let lo = _mm256_castps256_ps128(acc[i]);
+        let hi = _mm256_extractf128_ps(acc[i], 1);
+        let l = _mm_add_ps(lo, hi); // lanes 0+4, 1+5, 2+6, 3+7
+        let h = _mm_add_ps(l, _mm_movehl_ps(l, l)); // (0+4)+(2+6), (1+5)+(3+7)
+        let s = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[i] = _mm_cvtss_f32(s) + offsets[i];
+    }
+}

@@ -1,0 +1,348 @@
+//! Quantized matrix kernels the engine owns.
+//!
+//! Weights stay quantized in memory in GGUF's 32-value blocks (Q4_0, Q4_1, Q8_0; the f16
+//! scales are converted to f32 once at load). Activations are quantized once per step to 8-bit
+//! blocks with one f32 scale each ([`QuantActs`], llama.cpp's Q8_1 layout with an f32 scale),
+//! so a block's dot product is an exact integer sum of 32 products followed by one scaled
+//! floating-point accumulation. One set of quantized activations serves every matrix that
+//! reads the same input (query, key and value; gate and up).
+//!
+//! Every (weight row, activation row) product is computed with the same sequence of operations
+//! whatever else is in the batch: eight integer lanes per block (lane `u` sums elements
+//! `4u..4u+4`), each accumulated into its own f32 lane with a fused multiply-add, reduced in a
+//! fixed tree at the end. A sequence therefore gets bit-identical results alone, batched with
+//! others, in a prefill or token by token; and the AVX2 kernel gives bit-identical results to
+//! the portable one, which the tests check on random inputs.
+//!
+//! The AVX2 kernel (x86-64 with AVX2 and FMA, detected at run time) lives in [`avx2`], the only
+//! module of the engine allowed `unsafe`. Everywhere else the portable kernel runs.
+//!
+//! A batch is processed in tiles of four activation rows against a chunk of weight rows, so each
+//! weight block is loaded once per tile and both stay in the L1 cache; prompt processing is a
+//! matrix-matrix product, not a loop of matrix-vector ones. Work is split by output rows over
+//! the engine's thread pool.
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2;
+
+use half::f16;
+use rayon::prelude::*;
+use std::sync::OnceLock;
+
+/// Values per quantization block.
+pub const QK: usize = 32;
+/// Activation rows computed together against one weight block.
+const TILE: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantType {
+    Q4_0,
+    Q4_1,
+    Q8_0,
+}
+
+impl QuantType {
+    /// Bytes of one block in the GGUF file.
+    fn block_bytes(self) -> usize {
+        match self {
+            QuantType::Q4_0 => 18,
+            QuantType::Q4_1 => 20,
+            QuantType::Q8_0 => 34,
+        }
+    }
+
+    /// Bytes of one block's quants alone.
+    fn quant_bytes(self) -> usize {
+        match self {
+            QuantType::Q4_0 | QuantType::Q4_1 => 16,
+            QuantType::Q8_0 => 32,
+        }
+    }
+}
+
+/// Which implementation runs the products on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(avx2::Token),
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2(_) => "avx2+fma",
+        }
+    }
+
+    /// The fastest backend this CPU supports, unless `SCIF_KERNELS=portable` asks for the
+    /// portable one. Detected once.
+    pub fn detect() -> Backend {
+        static DETECTED: OnceLock<Backend> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            if std::env::var("SCIF_KERNELS").is_ok_and(|v| v == "portable") {
+                return Backend::Portable;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(cpu) = avx2::Token::detect() {
+                return Backend::Avx2(cpu);
+            }
+            Backend::Portable
+        })
+    }
+}
+
+/// An `n` x `k` quantized matrix (n output features), in GGUF's block layout.
+pub struct QuantMatrix {
+    pub n: usize,
+    pub k: usize,
+    kind: QuantType,
+    /// Per block: the scale, converted from f16 once at load.
+    d: Vec<f32>,
+    /// Per block: the offset (Q4_1 only; empty otherwise).
+    m: Vec<f32>,
+    /// Per block: the packed quants (16 bytes for Q4_0 and Q4_1, 32 for Q8_0).
+    qs: Vec<u8>,
+}
+
+/// One weight row's blocks.
+#[derive(Clone, Copy)]
+pub(crate) struct WeightRow<'a> {
+    pub(crate) qs: &'a [u8],
+    pub(crate) d: &'a [f32],
+    /// Empty unless Q4_1.
+    pub(crate) m: &'a [f32],
+}
+
+/// Activations quantized to signed 8-bit blocks: `rows` x `k` values, each 32-value block with
+/// its scale `d` (largest magnitude / 127) and `s` = `d` times the sum of its quants.
+pub struct QuantActs {
+    pub rows: usize,
+    pub k: usize,
+    d: Vec<f32>,
+    s: Vec<f32>,
+    qs: Vec<i8>,
+}
+
+impl QuantActs {
+    /// Quantize `rows` rows of `k` values from `x` (row-major). `k` must be a multiple of 32;
+    /// rows missing from `x` are quantized as zeros.
+    pub fn quantize(x: &[f32], rows: usize, k: usize) -> Self {
+        let nb = k / QK;
+        let k = nb * QK;
+        let mut d = Vec::with_capacity(rows * nb);
+        let mut s = Vec::with_capacity(rows * nb);
+        let mut qs = vec![0i8; rows * k];
+        for r in 0..rows {
+            for b in 0..nb {
+                let start = r * k + b * QK;
+                let src = x.get(start..start + QK).unwrap_or(&[]);
+                let amax = src.iter().fold(0f32, |a, v| a.max(v.abs()));
+                let scale = amax / 127.0;
+                let inv = if scale > 0.0 && scale.is_finite() {
+                    1.0 / scale
+                } else {
+                    0.0
+                };
+                let mut sum = 0i32;
+                for (q, v) in qs[start..start + QK].iter_mut().zip(src) {
+                    // `as` saturates (and maps NaN to 0), so a bad value cannot overflow.
+                    *q = (v * inv).round().clamp(-127.0, 127.0) as i8;
+                    sum += i32::from(*q);
+                }
+                d.push(scale);
+                s.push(scale * sum as f32);
+            }
+        }
+        Self { rows, k, d, s, qs }
+    }
+
+    fn blocks(&self) -> usize {
+        self.k / QK
+    }
+}
+
+impl QuantMatrix {
+    /// From the raw GGUF bytes of an `n` x `k` tensor; `None` if the sizes do not fit.
+    pub fn from_bytes(kind: QuantType, raw: &[u8], n: usize, k: usize) -> Option<Self> {
+        if k == 0
+            || !k.is_multiple_of(QK)
+            || raw.len() != n.checked_mul(k / QK)?.checked_mul(kind.block_bytes())?
+        {
+            return None;
+        }
+        let bb = kind.block_bytes();
+        let blocks = raw.len() / bb;
+        let mut d = Vec::with_capacity(blocks);
+        let mut m = Vec::new();
+        let mut qs = Vec::with_capacity(blocks * kind.quant_bytes());
+        for b in raw.chunks_exact(bb) {
+            d.push(f16::from_le_bytes([b[0], b[1]]).to_f32());
+            match kind {
+                QuantType::Q4_0 => qs.extend_from_slice(&b[2..18]),
+                QuantType::Q4_1 => {
+                    m.push(f16::from_le_bytes([b[2], b[3]]).to_f32());
+                    qs.extend_from_slice(&b[4..20]);
+                }
+                QuantType::Q8_0 => qs.extend_from_slice(&b[2..34]),
+            }
+        }
+        Some(Self {
+            n,
+            k,
+            kind,
+            d,
+            m,
+            qs,
+        })
+    }
+
+    pub fn kind(&self) -> QuantType {
+        self.kind
+    }
+
+    fn row(&self, j: usize) -> WeightRow<'_> {
+        let nb = self.k / QK;
+        let qb = self.kind.quant_bytes();
+        WeightRow {
+            qs: &self.qs[j * nb * qb..(j + 1) * nb * qb],
+            d: &self.d[j * nb..(j + 1) * nb],
+            m: if self.kind == QuantType::Q4_1 {
+                &self.m[j * nb..(j + 1) * nb]
+            } else {
+                &[]
+            },
+        }
+    }
+
+    /// Dequantize row `j` (for embedding lookups) into `out` (length `k`); false if `j` is out of
+    /// range or `out` has the wrong length.
+    pub fn dequantize_row(&self, j: usize, out: &mut [f32]) -> bool {
+        if j >= self.n || out.len() != self.k {
+            return false;
+        }
+        let w = self.row(j);
+        let qb = self.kind.quant_bytes();
+        for (b, o) in out.chunks_exact_mut(QK).enumerate() {
+            let q = weight_block(self.kind, &w.qs[b * qb..(b + 1) * qb]);
+            let m = w.m.get(b).copied().unwrap_or(0.0);
+            for (o, q) in o.iter_mut().zip(q) {
+                *o = q as f32 * w.d[b] + m;
+            }
+        }
+        true
+    }
+
+    /// `x` is `rows` x `k`, row-major; returns `rows` x `n`.
+    pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.matmul_q(&QuantActs::quantize(x, rows, self.k))
+    }
+
+    /// The product with already quantized activations: `acts.rows` x `n`, row-major. Activations
+    /// of another width give zeros.
+    pub fn matmul_q(&self, acts: &QuantActs) -> Vec<f32> {
+        self.matmul_with(Backend::detect(), acts)
+    }
+
+    /// [`Self::matmul_q`] on a chosen backend (the tests compare them).
+    pub fn matmul_with(&self, backend: Backend, acts: &QuantActs) -> Vec<f32> {
+        let (n, rows) = (self.n, acts.rows);
+        if acts.k != self.k || rows == 0 || n == 0 {
+            return vec![0.0; rows * n];
+        }
+        // Output features per task: enough tasks to balance the pool, few enough to amortize.
+        let per_task = (n / (rayon::current_num_threads() * 8)).clamp(16, 256);
+        // Computed transposed (n x rows) so that each task writes one contiguous range.
+        let mut out_t = vec![0f32; n * rows];
+        out_t
+            .par_chunks_mut(per_task * rows)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let first = c * per_task;
+                let count = chunk.len() / rows;
+                let mut r0 = 0;
+                while r0 < rows {
+                    let t = (rows - r0).min(TILE);
+                    for jj in 0..count {
+                        let w = self.row(first + jj);
+                        let dst = &mut chunk[jj * rows + r0..jj * rows + r0 + t];
+                        match backend {
+                            #[cfg(target_arch = "x86_64")]
+                            Backend::Avx2(cpu) => avx2::tile(cpu, self.kind, w, acts, r0, dst),
+                            Backend::Portable => portable_tile(self.kind, w, acts, r0, dst),
+                        }
+                    }
+                    r0 += t;
+                }
+            });
+        if rows == 1 {
+            return out_t;
+        }
+        let mut out = vec![0f32; rows * n];
+        for (j, col) in out_t.chunks_exact(rows).enumerate() {
+            for (r, v) in col.iter().enumerate() {
+                out[r * n + j] = *v;
+            }
+        }
+        out
+    }
+}
+
+/// One weight block as signed integers in element order (Q4_0's offset of 8 removed; Q4_1's
+/// quants are 0..=15 and its offset is applied separately).
+fn weight_block(kind: QuantType, b: &[u8]) -> [i32; QK] {
+    let mut w = [0i32; QK];
+    match kind {
+        QuantType::Q4_0 | QuantType::Q4_1 => {
+            let bias = if kind == QuantType::Q4_0 { 8 } else { 0 };
+            for (i, p) in b.iter().take(16).enumerate() {
+                w[i] = i32::from(p & 0x0F) - bias;
+                w[i + 16] = i32::from(p >> 4) - bias;
+            }
+        }
+        QuantType::Q8_0 => {
+            for (o, p) in w.iter_mut().zip(b) {
+                *o = i32::from(*p as i8);
+            }
+        }
+    }
+    w
+}
+
+/// Reduce eight lanes in the fixed order the SIMD kernels use.
+#[inline]
+pub(crate) fn reduce8(a: [f32; 8]) -> f32 {
+    let l = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+    (l[0] + l[2]) + (l[1] + l[3])
+}
+
+/// The portable kernel: activation rows `r0..r0 + out.len()` against one weight row. This is the
+/// reference the SIMD kernels must reproduce bit for bit.
+fn portable_tile(kind: QuantType, w: WeightRow<'_>, acts: &QuantActs, r0: usize, out: &mut [f32]) {
+    let nb = acts.blocks();
+    let qb = kind.quant_bytes();
+    for (i, o) in out.iter_mut().enumerate() {
+        let r = r0 + i;
+        let mut lanes = [0f32; 8];
+        let mut offsets = 0f32;
+        for b in 0..nb {
+            let wq = weight_block(kind, &w.qs[b * qb..(b + 1) * qb]);
+            let xq = &acts.qs[(r * nb + b) * QK..(r * nb + b + 1) * QK];
+            let dd = w.d[b] * acts.d[r * nb + b];
+            for (u, lane) in lanes.iter_mut().enumerate() {
+                let sum: i32 = (4 * u..4 * u + 4).map(|e| wq[e] * i32::from(xq[e])).sum();
+                *lane = (sum as f32).mul_add(dd, *lane);
+            }
+            if let Some(m) = w.m.get(b) {
+                offsets = m.mul_add(acts.s[r * nb + b], offsets);
+            }
+        }
+        *o = reduce8(lanes) + offsets;
+    }
+}
+
+#[cfg(test)]
+mod tests;
