@@ -52,6 +52,7 @@ enum Linear {
 impl Linear {
     fn new(t: QTensor) -> std::result::Result<Self, EngineError> {
         let kind = match t.dtype() {
+            GgmlDType::Q4_0 => Some(QuantType::Q4_0),
             GgmlDType::Q4_1 => Some(QuantType::Q4_1),
             GgmlDType::Q8_0 => Some(QuantType::Q8_0),
             _ => None,
@@ -149,15 +150,68 @@ impl Embeddings {
     }
 }
 
+/// Several projections of the same input: stacked into one matrix when scif's kernels hold them
+/// all (one activation quantization and one pass over the thread pool instead of several),
+/// kept apart otherwise.
+enum Projections {
+    Stacked {
+        m: Arc<QuantMatrix>,
+        widths: Vec<usize>,
+    },
+    Apart(Vec<Linear>),
+}
+
+impl Projections {
+    fn new(parts: Vec<Linear>) -> Self {
+        let own: Vec<&QuantMatrix> = parts
+            .iter()
+            .filter_map(|l| match l {
+                Linear::Own(m) => Some(m.as_ref()),
+                Linear::Candle { .. } => None,
+            })
+            .collect();
+        if own.len() == parts.len() {
+            if let Some(m) = QuantMatrix::stack(&own) {
+                return Projections::Stacked {
+                    widths: own.iter().map(|p| p.n).collect(),
+                    m: Arc::new(m),
+                };
+            }
+        }
+        Projections::Apart(parts)
+    }
+
+    /// x: (rows, k) -> one (rows, n_i) output per projection.
+    fn forward(&self, x: &[f32], rows: usize) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Projections::Apart(parts) => parts.iter().map(|l| l.forward(x, rows)).collect(),
+            Projections::Stacked { m, widths } => {
+                let all = Linear::Own(m.clone()).forward(x, rows)?;
+                let mut outs: Vec<Vec<f32>> = widths
+                    .iter()
+                    .map(|w| Vec::with_capacity(rows * w))
+                    .collect();
+                for row in all.chunks_exact(m.n.max(1)) {
+                    let mut at = 0;
+                    for (out, w) in outs.iter_mut().zip(widths) {
+                        out.extend_from_slice(&row[at..at + w]);
+                        at += w;
+                    }
+                }
+                Ok(outs)
+            }
+        }
+    }
+}
+
 struct Layer {
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
+    /// Query, key and value.
+    qkv: Projections,
     wo: Linear,
     attn_norm: Vec<f32>,
     ffn_norm: Vec<f32>,
-    gate: Linear,
-    up: Linear,
+    /// Gate and up.
+    gate_up: Projections,
     down: Linear,
 }
 
@@ -361,14 +415,26 @@ impl Llama {
             let mut q = |n: &str| -> std::result::Result<Linear, EngineError> {
                 Linear::new(load(&format!("blk.{i}.{n}.weight"))?)
             };
+            let (wq, wk, wv) = (q("attn_q")?, q("attn_k")?, q("attn_v")?);
+            let (wo, gate, up, down) = (
+                q("attn_output")?,
+                q("ffn_gate")?,
+                q("ffn_up")?,
+                q("ffn_down")?,
+            );
+            let ffn = gate.dims().0;
+            check(&wq, "attn_q", hidden, hidden)?;
+            check(&wk, "attn_k", kv_dim, hidden)?;
+            check(&wv, "attn_v", kv_dim, hidden)?;
+            check(&wo, "attn_output", hidden, hidden)?;
+            check(&gate, "ffn_gate", ffn, hidden)?;
+            check(&up, "ffn_up", ffn, hidden)?;
+            check(&down, "ffn_down", hidden, ffn)?;
             let layer = Layer {
-                wq: q("attn_q")?,
-                wk: q("attn_k")?,
-                wv: q("attn_v")?,
-                wo: q("attn_output")?,
-                gate: q("ffn_gate")?,
-                up: q("ffn_up")?,
-                down: q("ffn_down")?,
+                qkv: Projections::new(vec![wq, wk, wv]),
+                wo,
+                gate_up: Projections::new(vec![gate, up]),
+                down,
                 attn_norm: dense(
                     load(&format!("blk.{i}.attn_norm.weight"))?,
                     "attn_norm.weight",
@@ -380,14 +446,6 @@ impl Llama {
                     hidden,
                 )?,
             };
-            let ffn = layer.gate.dims().0;
-            check(&layer.wq, "attn_q", hidden, hidden)?;
-            check(&layer.wk, "attn_k", kv_dim, hidden)?;
-            check(&layer.wv, "attn_v", kv_dim, hidden)?;
-            check(&layer.wo, "attn_output", hidden, hidden)?;
-            check(&layer.gate, "ffn_gate", ffn, hidden)?;
-            check(&layer.up, "ffn_up", ffn, hidden)?;
-            check(&layer.down, "ffn_down", hidden, ffn)?;
             layers.push(layer);
         }
         let (cos, sin) = rope_tables(head_dim, rope_base, context_length);
@@ -494,9 +552,11 @@ impl Llama {
         let mut attn = vec![0f32; t_all * hidden];
         for (li, layer) in self.layers.iter().enumerate() {
             let h = rms_norm(&x, &layer.attn_norm, cfg.rms_eps);
-            let mut q = layer.wq.forward(&h, t_all)?;
-            let mut k = layer.wk.forward(&h, t_all)?;
-            let v = layer.wv.forward(&h, t_all)?;
+            let [mut q, mut k, v]: [Vec<f32>; 3] = layer
+                .qkv
+                .forward(&h, t_all)?
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("query, key and value".into()))?;
             for (t, &(si, pos)) in rows.iter().enumerate() {
                 self.rope(&mut q[t * hidden..(t + 1) * hidden], pos);
                 self.rope(&mut k[t * kv_dim..(t + 1) * kv_dim], pos);
@@ -514,8 +574,11 @@ impl Llama {
             self.attention(&q, &caches, li, &rows, &mut attn);
             add_into(&mut x, &layer.wo.forward(&attn, t_all)?);
             let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps);
-            let mut g = layer.gate.forward(&h, t_all)?;
-            let u = layer.up.forward(&h, t_all)?;
+            let [mut g, u]: [Vec<f32>; 2] = layer
+                .gate_up
+                .forward(&h, t_all)?
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("gate and up".into()))?;
             for (g, u) in g.iter_mut().zip(&u) {
                 *g = *g / (1.0 + (-*g).exp()) * u;
             }
@@ -870,9 +933,9 @@ mod tests {
     #[test]
     fn candle_fallback_matrix_matches_the_dense_product() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);
-        let (n, k, rows) = (8, 64, 3);
+        let (n, k, rows) = (8, 256, 3);
         let w = Tensor::from_vec(random(n * k, &mut rng), (n, k), &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&w, GgmlDType::Q4_0).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
         let dense = q
             .dequantize(&Device::Cpu)
             .unwrap()

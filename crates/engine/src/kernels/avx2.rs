@@ -9,7 +9,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{QK, QuantActs, QuantType, TILE, WeightRow};
+use super::{QuantActs, QuantType, WeightRow, QK, TILE};
 
 /// Proof that this CPU has AVX2 and FMA: only [`Token::detect`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,12 @@ pub(super) fn tile(
 /// `w.qs` holds `nb` blocks of the kind's quant bytes, `w.d` (and `w.m` for Q4_1) `nb` values,
 /// and `acts.qs`, `acts.d`, `acts.s` cover rows `r0..r0 + t`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_inner<const KIND: u8>(w: WeightRow<'_>, acts: &QuantActs, r0: usize, out: &mut [f32]) {
+unsafe fn tile_inner<const KIND: u8>(
+    w: WeightRow<'_>,
+    acts: &QuantActs,
+    r0: usize,
+    out: &mut [f32],
+) {
     let nb = acts.k / QK;
     let t = out.len();
     let ones = _mm256_set1_epi16(1);

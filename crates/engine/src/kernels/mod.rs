@@ -200,6 +200,23 @@ impl QuantMatrix {
         })
     }
 
+    /// The matrices stacked by rows (one product then serves several projections of the same
+    /// input); `None` unless they share type and width.
+    pub fn stack(parts: &[&QuantMatrix]) -> Option<QuantMatrix> {
+        let first = parts.first()?;
+        if parts.iter().any(|p| p.kind != first.kind || p.k != first.k) {
+            return None;
+        }
+        Some(QuantMatrix {
+            n: parts.iter().map(|p| p.n).sum(),
+            k: first.k,
+            kind: first.kind,
+            d: parts.iter().flat_map(|p| p.d.iter().copied()).collect(),
+            m: parts.iter().flat_map(|p| p.m.iter().copied()).collect(),
+            qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
+        })
+    }
+
     pub fn kind(&self) -> QuantType {
         self.kind
     }
