@@ -357,6 +357,11 @@ pub struct EngineConfig {
     pub prefill_chunk: usize,
     /// Cap on a sequence's tokens (prompt plus completion); 0 means the model's own limit.
     pub max_context: usize,
+    /// MiB of KV cache that running sequences and the prefix cache may hold together, per
+    /// model. A request waits for admission until the cache it can grow to fits.
+    pub kv_budget_mb: usize,
+    /// MiB of that budget the prefix cache may keep (0 turns prefix caching off).
+    pub prefix_cache_mb: usize,
     /// Models to load at start, by registry name; empty means every imported model.
     pub models: Vec<String>,
 }
@@ -397,6 +402,8 @@ impl Default for EngineConfig {
             max_queue: 64,
             prefill_chunk: 256,
             max_context: 4096,
+            kv_budget_mb: 2048,
+            prefix_cache_mb: 256,
             models: Vec::new(),
         }
     }
@@ -498,6 +505,9 @@ impl Config {
         }
         if self.engine.max_batch == 0 {
             return invalid("engine.max_batch", "must be at least 1");
+        }
+        if self.engine.kv_budget_mb == 0 {
+            return invalid("engine.kv_budget_mb", "must be at least 1");
         }
         if self.engine.prefill_chunk == 0 {
             return invalid("engine.prefill_chunk", "must be at least 1");

@@ -80,6 +80,13 @@ async fn main() {
         max_queue: 64,
         prefill_chunk: n_prompt,
         max_context: Some(2048),
+        // Off unless asked for: the side-by-side compares the engines on the same work.
+        prefix_cache_bytes: std::env::var("PREFIX_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            << 20,
+        ..Default::default()
     };
     let e = Engine::load(std::path::Path::new(model), &opts).expect("model loads");
 

@@ -8,6 +8,7 @@
 pub mod gguf;
 pub mod kernels;
 pub mod model;
+pub mod prefix;
 pub mod sampler;
 pub mod scheduler;
 pub mod stop;
@@ -81,6 +82,11 @@ pub struct EngineOptions {
     pub prefill_chunk: usize,
     /// Cap on tokens per sequence (prompt plus completion); the model's own limit if larger.
     pub max_context: Option<usize>,
+    /// KV cache bytes that running sequences and the prefix cache may hold together; a request
+    /// waits for admission until its cache fits.
+    pub kv_budget_bytes: usize,
+    /// The prefix cache's limit within that budget (0 turns prefix caching off).
+    pub prefix_cache_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -91,6 +97,8 @@ impl Default for EngineOptions {
             max_queue: 64,
             prefill_chunk: 256,
             max_context: None,
+            kv_budget_bytes: 2048 << 20,
+            prefix_cache_bytes: 256 << 20,
         }
     }
 }
@@ -128,15 +136,27 @@ impl Engine {
         // Threads for candle's kernels; an already-built global pool (tests) is fine.
         let _ = rayon_pool(opts.threads);
         let model = Llama::load(&gguf, path)?;
-        let context_length = match opts.max_context {
+        let mut context_length = match opts.max_context {
             Some(c) => c.min(model.cfg.context_length),
             None => model.cfg.context_length,
         };
+        // A sequence longer than the KV budget holds could never be admitted.
+        while context_length > 1 && model.kv_bytes_for(context_length) > opts.kv_budget_bytes {
+            context_length = (context_length / 2).max(1);
+        }
+        if model.kv_bytes_for(context_length) > opts.kv_budget_bytes {
+            return Err(EngineError::InvalidModel(format!(
+                "the KV cache budget of {} bytes cannot hold one sequence of this model",
+                opts.kv_budget_bytes
+            )));
+        }
         let (tx, rx) = sync_channel(opts.max_queue.max(1));
         let stats = Arc::new(EngineStats::default());
         let cfg = SchedulerConfig {
             max_batch: opts.max_batch.max(1),
             prefill_chunk: opts.prefill_chunk.max(1),
+            kv_budget_bytes: opts.kv_budget_bytes,
+            prefix_cache_bytes: opts.prefix_cache_bytes,
         };
         let model = Arc::new(model);
         let (model2, tok2, stats2) = (model.clone(), tokenizer.clone(), stats.clone());
@@ -195,6 +215,11 @@ impl Engine {
 
     pub fn context_length(&self) -> usize {
         self.context_length
+    }
+
+    /// Bytes of KV cache a sequence of `tokens` positions holds (what admission reserves).
+    pub fn kv_bytes_for(&self, tokens: usize) -> usize {
+        self.model.kv_bytes_for(tokens)
     }
 
     pub fn stats(&self) -> &EngineStats {

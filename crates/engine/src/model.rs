@@ -271,12 +271,47 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
+    /// A compact copy of the first `len` positions (capacity exactly `len`): what the prefix
+    /// cache keeps. Keys and values at a position depend only on the tokens up to it, so any
+    /// prefix of a sequence's cache is a valid cache for that prefix.
+    pub fn prefix(&self, len: usize) -> KvCache {
+        let len = len.min(self.len);
+        let d = self.head_dim;
+        let copy = |old: &[f32]| -> Vec<f32> {
+            let mut buf = Vec::with_capacity(self.n_kv_head * len * d);
+            for head in old.chunks_exact((self.capacity * d).max(1)) {
+                buf.extend_from_slice(&head[..len * d]);
+            }
+            buf
+        };
+        KvCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerKv {
+                    k: copy(&l.k),
+                    v: copy(&l.v),
+                })
+                .collect(),
+            len,
+            capacity: len,
+            n_kv_head: self.n_kv_head,
+            head_dim: self.head_dim,
+            max_len: self.max_len,
+        }
+    }
+
+    /// The capacity a sequence of `need` positions grows to.
+    fn capacity_for(need: usize, max_len: usize) -> usize {
+        need.next_power_of_two().max(64).min(max_len).max(need)
+    }
+
     /// Make room for `need` positions, keeping the first `len` of every layer.
     fn reserve(&mut self, need: usize) {
         if need <= self.capacity {
             return;
         }
-        let cap = need.next_power_of_two().max(64).min(self.max_len).max(need);
+        let cap = Self::capacity_for(need, self.max_len);
         let (d, heads) = (self.head_dim, self.n_kv_head);
         let (old_cap, keep) = (self.capacity, self.len.min(self.capacity));
         let grow = |old: &[f32]| -> Vec<f32> {
@@ -471,6 +506,13 @@ impl Llama {
             sin,
             device,
         })
+    }
+
+    /// Bytes a sequence's KV cache holds once it has grown to `tokens` positions (its buffers
+    /// grow by doubling, so this is at least, not exactly, `tokens` positions' worth).
+    pub fn kv_bytes_for(&self, tokens: usize) -> usize {
+        let per_position = 2 * self.cfg.n_layer * self.cfg.n_kv_head * self.cfg.head_dim * 4;
+        KvCache::capacity_for(tokens, self.cfg.context_length) * per_position
     }
 
     pub fn new_cache(&self) -> KvCache {

@@ -5,6 +5,12 @@
 //! newly admitted sequences up to a per-step token budget, so a long prompt never stalls the
 //! streams already running (chunked prefill). Waiting requests sit in a bounded queue; a full
 //! queue is refused at once so that callers can answer 429 with Retry-After.
+//!
+//! KV memory is budgeted: a sequence is admitted only when the KV cache it can grow to (its
+//! prompt plus its `max_tokens`, rounded up as the cache grows) fits beside those of the running
+//! sequences and the prefix cache; otherwise it waits at the head of the queue until running
+//! sequences finish (prefix-cache entries are evicted first). Memory is reserved at admission,
+//! so a running sequence never runs out of it.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,6 +21,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::model::{KvCache, Llama, SeqStep};
+use crate::prefix::PrefixCache;
 use crate::sampler::{Sampler, SamplingParams};
 use crate::stop::{StopMatcher, StopOutcome};
 use crate::tokenizer::{IncrementalDecoder, Tokenizer};
@@ -62,6 +69,13 @@ pub struct EngineStats {
     pub queued: AtomicUsize,
     pub active: AtomicUsize,
     pub tokens_generated: AtomicU64,
+    /// KV cache bytes reserved by running sequences.
+    pub kv_reserved_bytes: AtomicUsize,
+    /// KV cache bytes held by the prefix cache.
+    pub prefix_cache_bytes: AtomicUsize,
+    /// Prompts that started from a cached prefix, and the prompt tokens that saved.
+    pub prefix_hits: AtomicU64,
+    pub prefix_tokens_reused: AtomicU64,
     pub(crate) cancel_all: AtomicBool,
 }
 
@@ -71,6 +85,10 @@ pub struct SchedulerConfig {
     pub max_batch: usize,
     /// Most prompt tokens processed in one step, across all prefilling sequences.
     pub prefill_chunk: usize,
+    /// KV cache bytes that running sequences and the prefix cache may hold together.
+    pub kv_budget_bytes: usize,
+    /// The prefix cache's own limit (0 turns it off).
+    pub prefix_cache_bytes: usize,
 }
 
 struct Seq {
@@ -84,6 +102,8 @@ struct Seq {
     /// The last sampled token, fed at the next step.
     next: Option<u32>,
     generated: usize,
+    /// KV bytes reserved for this sequence at admission.
+    reserved: usize,
 }
 
 pub(crate) fn run(
@@ -94,21 +114,46 @@ pub(crate) fn run(
     stats: Arc<EngineStats>,
 ) {
     let mut active: VecDeque<Seq> = VecDeque::new();
+    let mut prefixes = PrefixCache::new(cfg.prefix_cache_bytes.min(cfg.kv_budget_bytes));
+    // A request taken from the queue that did not fit the KV budget yet; it goes first.
+    let mut waiting: Option<Job> = None;
     let mut open = true;
     loop {
-        // Admit waiting requests between steps.
-        while open && active.len() < cfg.max_batch {
-            match rx.try_recv() {
-                Ok(job) => active.push_back(admit(&model, job, &stats)),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => open = false,
+        // Admit waiting requests between steps, while the batch and the KV budget allow.
+        while active.len() < cfg.max_batch {
+            let job = match waiting.take() {
+                Some(job) => job,
+                None if !open => break,
+                None => match rx.try_recv() {
+                    Ok(job) => job,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                },
+            };
+            if job.events.is_closed() {
+                stats.queued.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            match try_admit(&model, job, &cfg, &active, &mut prefixes, &stats) {
+                Ok(seq) => active.push_back(seq),
+                Err(job) => {
+                    waiting = Some(job);
+                    break;
+                }
             }
         }
         if stats.cancel_all.load(Ordering::SeqCst) {
             for s in active.drain(..) {
                 finish(&s, FinishReason::Cancelled);
             }
-            while let Ok(job) = rx.try_recv() {
+            let queued = waiting
+                .take()
+                .into_iter()
+                .chain(std::iter::from_fn(|| rx.try_recv().ok()));
+            for job in queued {
                 stats.queued.fetch_sub(1, Ordering::SeqCst);
                 let _ = job.events.send(GenerationEvent::Finished {
                     reason: FinishReason::Cancelled,
@@ -119,36 +164,79 @@ pub(crate) fn run(
         }
         // Callers that went away cancel their generation.
         active.retain(|s| !s.job.events.is_closed());
-        stats.active.store(active.len(), Ordering::SeqCst);
+        publish(&stats, &active, &prefixes);
         if active.is_empty() {
+            if waiting.is_some() {
+                // With nothing running, the budget holds any request `submit` accepted.
+                continue;
+            }
             if !open {
                 return;
             }
             // Nothing to step: sleep until a request arrives or the engine is dropped.
             match rx.recv() {
-                Ok(job) => active.push_back(admit(&model, job, &stats)),
+                Ok(job) => waiting = Some(job),
                 Err(_) => return,
             }
             continue;
         }
-        step(&model, &tokenizer, &cfg, &mut active, &stats);
+        step(&model, &tokenizer, &cfg, &mut active, &mut prefixes, &stats);
     }
 }
 
-fn admit(model: &Llama, job: Job, stats: &EngineStats) -> Seq {
+fn publish(stats: &EngineStats, active: &VecDeque<Seq>, prefixes: &PrefixCache) {
+    stats.active.store(active.len(), Ordering::SeqCst);
+    let reserved = active.iter().map(|s| s.reserved).sum();
+    stats.kv_reserved_bytes.store(reserved, Ordering::SeqCst);
+    stats
+        .prefix_cache_bytes
+        .store(prefixes.bytes(), Ordering::SeqCst);
+}
+
+/// Admit `job` if its KV cache fits the budget (evicting prefix-cache entries if that makes it
+/// fit); give it back otherwise. With nothing running, a request that fits the budget alone
+/// is always admitted.
+fn try_admit(
+    model: &Llama,
+    job: Job,
+    cfg: &SchedulerConfig,
+    active: &VecDeque<Seq>,
+    prefixes: &mut PrefixCache,
+    stats: &EngineStats,
+) -> Result<Seq, Job> {
+    let tokens = (job.req.prompt.len() + job.req.max_tokens).min(model.cfg.context_length);
+    let need = model.kv_bytes_for(tokens);
+    let reserved: usize = active.iter().map(|s| s.reserved).sum();
+    let free = cfg.kv_budget_bytes.saturating_sub(reserved);
+    if need > free && !active.is_empty() {
+        return Err(job);
+    }
+    prefixes.shrink_to(free.saturating_sub(need));
     stats.queued.fetch_sub(1, Ordering::SeqCst);
     let sampler = Sampler::new(job.req.params.clone(), &job.req.prompt);
     let stops = StopMatcher::new(job.req.stop.clone());
-    Seq {
-        cache: model.new_cache(),
+    let (cache, prefill_at) = match prefixes.lookup(&job.req.prompt) {
+        Some(cache) => {
+            let reused = cache.len();
+            stats.prefix_hits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .prefix_tokens_reused
+                .fetch_add(reused as u64, Ordering::Relaxed);
+            (cache, reused)
+        }
+        None => (model.new_cache(), 0),
+    };
+    Ok(Seq {
+        cache,
         sampler,
         decoder: IncrementalDecoder::default(),
         stops,
-        prefill_at: 0,
+        prefill_at,
         next: None,
         generated: 0,
+        reserved: need,
         job,
-    }
+    })
 }
 
 fn step(
@@ -156,6 +244,7 @@ fn step(
     tok: &Tokenizer,
     cfg: &SchedulerConfig,
     active: &mut VecDeque<Seq>,
+    prefixes: &mut PrefixCache,
     stats: &EngineStats,
 ) {
     // Decoding sequences first (one token each), then prefill chunks in arrival order.
@@ -203,6 +292,10 @@ fn step(
         let s = &mut active[*i];
         if s.next.is_none() {
             s.prefill_at += tokens.len();
+            if s.prefill_at == s.job.req.prompt.len() {
+                // The whole prompt is in the cache: keep it for later prompts that share it.
+                prefixes.insert(&s.job.req.prompt, &s.cache);
+            }
         }
         let Some(mut logits) = logits else { continue };
         let t = s.sampler.sample(&mut logits);

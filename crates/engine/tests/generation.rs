@@ -220,6 +220,7 @@ async fn a_full_queue_is_refused_at_once() {
         max_queue: 1,
         prefill_chunk: 128,
         max_context: Some(512),
+        ..Default::default()
     };
     let e = scif_engine::Engine::load(&common::model_path(), &opts).unwrap();
     let p = prompt("Tell me a long story about a dragon.");
@@ -238,4 +239,136 @@ async fn a_full_queue_is_refused_at_once() {
         "held {} refused {refused}",
         held.len()
     );
+}
+
+const LONG_SYSTEM: &str = "You are the records assistant of a regional hospital. Answer in one or two short sentences, in plain English, without lists. Never invent patient details; if a question needs records you do not have, say so. Prefer metric units and ISO dates.";
+
+fn with_system(e: &scif_engine::Engine, question: &str) -> Vec<u32> {
+    let text = e
+        .render_chat(&[msg("system", LONG_SYSTEM), msg("user", question)])
+        .unwrap();
+    e.encode(&text).unwrap()
+}
+
+fn engine_with(prefix_cache_bytes: usize, kv_budget_bytes: usize) -> scif_engine::Engine {
+    let opts = scif_engine::EngineOptions {
+        threads: 2,
+        max_batch: 8,
+        max_queue: 16,
+        prefill_chunk: 128,
+        max_context: Some(512),
+        kv_budget_bytes,
+        prefix_cache_bytes,
+    };
+    scif_engine::Engine::load(&common::model_path(), &opts).unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_system_prompt_is_processed_once_and_changes_nothing() {
+    let cached = engine_with(64 << 20, 256 << 20);
+    let plain = engine_with(0, 256 << 20);
+    let first = with_system(&cached, "What does MRN stand for?");
+    let second = with_system(&cached, "How many days are in a leap year?");
+    let shared = first
+        .iter()
+        .zip(&second)
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        shared > 40,
+        "the prompts share the system prompt ({shared} tokens)"
+    );
+
+    let (a, ..) = collect(cached.submit(first, greedy(), Some(24), vec![]).unwrap()).await;
+    assert!(!a.is_empty());
+    let stats = cached.stats();
+    assert_eq!(
+        stats.prefix_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let (b, ..) = collect(
+        cached
+            .submit(second.clone(), greedy(), Some(24), vec![])
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        stats.prefix_hits.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let reused = stats
+        .prefix_tokens_reused
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(reused as usize, shared, "every shared token was reused");
+    assert!(
+        stats
+            .prefix_cache_bytes
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+    );
+
+    // The same prompt without a prefix cache gives exactly the same greedy answer.
+    let (b_plain, ..) = collect(plain.submit(second, greedy(), Some(24), vec![]).unwrap()).await;
+    assert_eq!(b, b_plain);
+    assert_eq!(
+        plain
+            .stats()
+            .prefix_hits
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[tokio::test]
+async fn requests_wait_for_kv_memory_instead_of_exceeding_the_budget() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // A budget that holds one sequence of this prompt plus 40 tokens, and not two.
+    let p = prompt("Tell me a story about a lighthouse keeper.");
+    let probe = engine_with(0, 256 << 20);
+    let one = probe.kv_bytes_for(p.len() + 40);
+    drop(probe);
+    let e = engine_with(0, one + one / 2);
+    // The longest sequence the budget can hold (the cache grows in powers of two).
+    assert_eq!(e.context_length(), 128);
+    let rxs: Vec<_> = (0..3)
+        .map(|_| e.submit(p.clone(), greedy(), Some(40), vec![]).unwrap())
+        .collect();
+    // Each reserves the cache its prompt and max_tokens can grow to: they run one at a time, the others wait queued, and the reservation never passes the budget.
+    let stats = e.stats();
+    let mut most_active = 0;
+    let mut saw_waiting = false;
+    let watch = async {
+        loop {
+            most_active = most_active.max(stats.active.load(SeqCst));
+            saw_waiting |= stats.queued.load(SeqCst) > 0 && stats.active.load(SeqCst) == 1;
+            assert!(stats.kv_reserved_bytes.load(SeqCst) <= one + one / 2);
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    };
+    let all = async {
+        let mut out = Vec::new();
+        for rx in rxs {
+            out.push(collect(rx).await);
+        }
+        out
+    };
+    let results = tokio::select! {
+        r = all => r,
+        _ = watch => unreachable!(),
+    };
+    for (text, reason, n) in &results {
+        assert!(!text.is_empty() && *n > 0, "{reason:?}");
+    }
+    // Same prompt, greedy: the same answer whether it ran first or waited.
+    assert!(results.windows(2).all(|w| w[0].0 == w[1].0));
+    assert_eq!(
+        most_active, 1,
+        "only one sequence fits the budget at a time"
+    );
+    assert!(saw_waiting, "the others waited in the queue");
+    // A request that could never fit is refused at submission, not queued forever.
+    assert!(matches!(
+        e.submit(p.clone(), greedy(), Some(600), vec![]),
+        Err(scif_engine::SubmitError::ContextLength { limit: 128, .. })
+    ));
 }

@@ -332,7 +332,10 @@ impl Provider for Gateway {
                 .map(|d| d.outstanding.load(Ordering::Relaxed) as usize)
                 .sum()
         });
-        ModelLoad { queued: 0, active }
+        ModelLoad {
+            active,
+            ..ModelLoad::default()
+        }
     }
 
     async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {

@@ -136,6 +136,11 @@ pub struct ModelInfo {
 pub struct ModelLoad {
     pub queued: usize,
     pub active: usize,
+    /// Local engine only: KV cache bytes reserved by running sequences and held by the prefix
+    /// cache, and prompt tokens the prefix cache has saved so far.
+    pub kv_reserved_bytes: usize,
+    pub prefix_cache_bytes: usize,
+    pub prefix_tokens_reused: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

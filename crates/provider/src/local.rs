@@ -49,10 +49,16 @@ impl Provider for LocalProvider {
 
     fn load(&self, model: &str) -> ModelLoad {
         match self.models.get(model) {
-            Some(m) => ModelLoad {
-                queued: m.engine.stats().queued.load(Ordering::Relaxed),
-                active: m.engine.stats().active.load(Ordering::Relaxed),
-            },
+            Some(m) => {
+                let s = m.engine.stats();
+                ModelLoad {
+                    queued: s.queued.load(Ordering::Relaxed),
+                    active: s.active.load(Ordering::Relaxed),
+                    kv_reserved_bytes: s.kv_reserved_bytes.load(Ordering::Relaxed),
+                    prefix_cache_bytes: s.prefix_cache_bytes.load(Ordering::Relaxed),
+                    prefix_tokens_reused: s.prefix_tokens_reused.load(Ordering::Relaxed),
+                }
+            }
             None => ModelLoad::default(),
         }
     }

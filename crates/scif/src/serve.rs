@@ -38,6 +38,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_queue: cfg.engine.max_queue,
         prefill_chunk: cfg.engine.prefill_chunk,
         max_context: Some(cfg.engine.max_context).filter(|c| *c > 0),
+        kv_budget_bytes: cfg.engine.kv_budget_mb << 20,
+        prefix_cache_bytes: cfg.engine.prefix_cache_mb << 20,
     };
     let mut local = Vec::new();
     for r in records {

@@ -23,6 +23,9 @@ pub struct Metrics {
     pub time_to_first_token: HistogramVec,
     pub queue_depth: IntGaugeVec,
     pub active_sequences: IntGaugeVec,
+    pub kv_reserved_bytes: IntGaugeVec,
+    pub prefix_cache_bytes: IntGaugeVec,
+    pub prefix_tokens_reused: IntCounterVec,
     /// Remote deployments, read from the gateway at scrape time.
     pub deployment_requests: IntCounterVec,
     pub deployment_failures: IntCounterVec,
@@ -84,6 +87,30 @@ impl Metrics {
         registry.register(Box::new(time_to_first_token.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(active_sequences.clone()))?;
+        let kv_reserved_bytes = IntGaugeVec::new(
+            Opts::new(
+                "kv_cache_reserved_bytes",
+                "KV cache bytes reserved by running sequences (local engine)",
+            ),
+            &["model"],
+        )?;
+        let prefix_cache_bytes = IntGaugeVec::new(
+            Opts::new(
+                "prefix_cache_bytes",
+                "KV cache bytes held by the prefix cache (local engine)",
+            ),
+            &["model"],
+        )?;
+        let prefix_tokens_reused = IntCounterVec::new(
+            Opts::new(
+                "prefix_cache_reused_tokens_total",
+                "Prompt tokens taken from the prefix cache instead of computed (local engine)",
+            ),
+            &["model"],
+        )?;
+        registry.register(Box::new(kv_reserved_bytes.clone()))?;
+        registry.register(Box::new(prefix_cache_bytes.clone()))?;
+        registry.register(Box::new(prefix_tokens_reused.clone()))?;
         let labels = &["deployment", "model"];
         let deployment_requests = IntCounterVec::new(
             Opts::new(
@@ -142,6 +169,9 @@ impl Metrics {
             time_to_first_token,
             queue_depth,
             active_sequences,
+            kv_reserved_bytes,
+            prefix_cache_bytes,
+            prefix_tokens_reused,
             deployment_requests,
             deployment_failures,
             deployment_healthy,
@@ -204,6 +234,15 @@ pub async fn handler(
             .active_sequences
             .with_label_values(&[&model])
             .set(load.active as i64);
+        let m = &state.metrics;
+        m.kv_reserved_bytes
+            .with_label_values(&[&model])
+            .set(load.kv_reserved_bytes as i64);
+        m.prefix_cache_bytes
+            .with_label_values(&[&model])
+            .set(load.prefix_cache_bytes as i64);
+        let reused = m.prefix_tokens_reused.with_label_values(&[&model]);
+        reused.inc_by(load.prefix_tokens_reused.saturating_sub(reused.get()));
     }
     if let Some(gateway) = &state.gateway {
         let m = &state.metrics;

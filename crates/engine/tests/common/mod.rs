@@ -42,6 +42,7 @@ pub fn fresh_engine() -> Engine {
         max_queue: 32,
         prefill_chunk: 128,
         max_context: Some(2048),
+        ..Default::default()
     };
     Engine::load(&model_path(), &opts).expect("default model loads")
 }
