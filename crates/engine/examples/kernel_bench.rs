@@ -16,10 +16,7 @@ use std::time::Instant;
 
 fn main() {
     let (n, k) = (1536usize, 576usize);
-    let mut backends = vec![Backend::Portable];
-    if Backend::detect() != Backend::Portable {
-        backends.push(Backend::detect());
-    }
+    let backends = Backend::available();
     for (kind, bytes) in [
         (QuantType::Q4_0, 18),
         (QuantType::Q4_1, 20),

@@ -195,7 +195,7 @@ impl Engine {
     /// (teacher forcing). Outside the scheduler: for correctness checks, not for serving.
     pub fn teacher_forced_logits(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, EngineError> {
         let mut cache = self.model.new_cache();
-        self.model.forward_all_logits(tokens, &mut cache)
+        rayon::scope(|_| self.model.forward_all_logits(tokens, &mut cache))
     }
 
     /// Like [`Engine::teacher_forced_logits`], but fed `chunk` tokens per forward step, as the
@@ -208,7 +208,9 @@ impl Engine {
         let mut cache = self.model.new_cache();
         let mut out = Vec::with_capacity(tokens.len());
         for part in tokens.chunks(chunk.max(1)) {
-            out.extend(self.model.forward_all_logits(part, &mut cache)?);
+            out.extend(rayon::scope(|_| {
+                self.model.forward_all_logits(part, &mut cache)
+            })?);
         }
         Ok(out)
     }

@@ -729,7 +729,7 @@ impl Llama {
                 let (Some(keys), Some(vals)) = (lkv.k.get(base..end), lkv.v.get(base..end)) else {
                     return;
                 };
-                attend(qh, keys, vals, scale, scores, o);
+                crate::kernels::vectorized(|| attend(qh, keys, vals, scale, scores, o));
             });
     }
 
@@ -739,6 +739,7 @@ impl Llama {
 }
 
 /// One query head over `keys.len() / d` positions: softmax(q·k * scale) weighted sum of values.
+#[inline(always)]
 fn attend(
     q: &[f32],
     keys: &[f32],
@@ -749,7 +750,9 @@ fn attend(
 ) {
     let d = q.len();
     scores.clear();
-    scores.extend(keys.chunks_exact(d).map(|k| dot(q, k) * scale));
+    for k in keys.chunks_exact(d) {
+        scores.push(dot(q, k) * scale);
+    }
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f32;
     for s in scores.iter_mut() {
@@ -768,7 +771,7 @@ fn attend(
 }
 
 /// Dot product in eight independent running sums, reduced in a fixed order (vectorizes).
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));

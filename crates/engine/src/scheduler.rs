@@ -280,7 +280,11 @@ fn step(
                 });
             }
         }
-        catch_unwind(AssertUnwindSafe(|| model.forward(&mut steps)))
+        // On a worker of the kernel pool, so that the step's parallel loops start where the step
+        // runs instead of handing every matrix product from this thread to the pool and back.
+        catch_unwind(AssertUnwindSafe(|| {
+            rayon::scope(|_| model.forward(&mut steps))
+        }))
     };
     let logits = match result {
         Ok(Ok(l)) => l,

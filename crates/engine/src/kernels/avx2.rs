@@ -45,8 +45,8 @@ pub(super) fn tile(
         out.fill(0.0);
         return;
     }
-    // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and `sizes_fit` establishes every length
-    // `tile_inner` relies on (documented there).
+    // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and `sizes_fit`
+    // establishes every length `tile_inner` relies on (documented there).
     unsafe {
         match kind {
             QuantType::Q4_0 => tile_inner::<0>(w, acts, r0, out),
@@ -54,6 +54,24 @@ pub(super) fn tile(
             QuantType::Q8_0 => tile_inner::<2>(w, acts, r0, out),
         }
     }
+}
+
+/// Q4_1's offsets, `sum(m[b] * s[b])` over the blocks in order (zero for other types, whose
+/// `m` is empty), as the portable kernel computes them.
+#[inline]
+fn offsets(m: &[f32], s: &[f32]) -> f32 {
+    m.iter().zip(s).fold(0.0, |acc, (m, s)| m.mul_add(*s, acc))
+}
+
+/// The eight lanes reduced in the portable kernel's order.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn hsum(v: __m256) -> f32 {
+    let lo = _mm256_castps256_ps128(v);
+    let hi = _mm256_extractf128_ps(v, 1);
+    let l = _mm_add_ps(lo, hi); // lanes 0+4, 1+5, 2+6, 3+7
+    let h = _mm_add_ps(l, _mm_movehl_ps(l, l)); // (0+4)+(2+6), (1+5)+(3+7)
+    _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)))
 }
 
 /// `KIND`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0.
@@ -75,7 +93,6 @@ unsafe fn tile_inner<const KIND: u8>(
     let low4 = _mm256_set1_epi8(0x0F);
     let eight = _mm256_set1_epi8(8);
     let mut acc = [_mm256_setzero_ps(); TILE];
-    let mut offsets = [0f32; TILE];
     for b in 0..nb {
         // The weight block as 32 bytes in element order (for Q4: low nibbles are elements
         // 0..16, high nibbles 16..32).
@@ -108,17 +125,26 @@ unsafe fn tile_inner<const KIND: u8>(
             let quads = _mm256_madd_epi16(pairs, ones);
             let dd = _mm256_set1_ps(wd * acts.d[blk]);
             acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), dd, acc[i]);
-            if KIND == 1 {
-                offsets[i] = w.m[b].mul_add(acts.s[blk], offsets[i]);
-            }
         }
     }
     for i in 0..t {
-        let lo = _mm256_castps256_ps128(acc[i]);
-        let hi = _mm256_extractf128_ps(acc[i], 1);
-        let l = _mm_add_ps(lo, hi); // lanes 0+4, 1+5, 2+6, 3+7
-        let h = _mm_add_ps(l, _mm_movehl_ps(l, l)); // (0+4)+(2+6), (1+5)+(3+7)
-        let s = _mm_add_ss(h, _mm_movehdup_ps(h));
-        out[i] = _mm_cvtss_f32(s) + offsets[i];
+        let r = r0 + i;
+        out[i] = hsum(acc[i]) + offsets(w.m, &acts.s[r * nb..(r + 1) * nb]);
     }
+}
+
+/// Run `f` inside a function compiled for AVX2 and FMA, so that the plain Rust loops inlined
+/// into it (attention's dot products and weighted sums) are vectorized eight wide. Results are
+/// unchanged: Rust never fuses a multiply and an add into an FMA on its own, and the loops fix
+/// their order of additions in code.
+pub(super) fn run<R>(_cpu: Token, f: impl FnOnce() -> R) -> R {
+    // SAFETY: a `Token` exists only where AVX2 and FMA were detected.
+    unsafe { run_inner(f) }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_inner<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }

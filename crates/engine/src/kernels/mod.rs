@@ -14,7 +14,7 @@
 //! others, in a prefill or token by token; and the AVX2 kernel gives bit-identical results to
 //! the portable one, which the tests check on random inputs.
 //!
-//! The AVX2 kernel (x86-64 with AVX2 and FMA, detected at run time) lives in [`avx2`], the only
+//! The SIMD kernel (x86-64 with AVX2 and FMA, detected at run time) lives in [`avx2`], the only
 //! module of the engine allowed `unsafe`. Everywhere else the portable kernel runs.
 //!
 //! A batch is processed in tiles of four activation rows against a chunk of weight rows, so each
@@ -34,6 +34,10 @@ use std::sync::OnceLock;
 pub const QK: usize = 32;
 /// Activation rows computed together against one weight block.
 const TILE: usize = 4;
+/// From this many activation rows on, work is split by rows rather than by output features.
+const ROW_SPLIT: usize = 32;
+/// Weight rows a row-split task walks at a time (about 9 KB of Q4 weights at width 576).
+const WEIGHT_GROUP: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuantType {
@@ -78,6 +82,17 @@ impl Backend {
         }
     }
 
+    /// Every backend this CPU can run, the portable one first (tests and benchmarks compare
+    /// them).
+    pub fn available() -> Vec<Backend> {
+        let mut all = vec![Backend::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = avx2::Token::detect() {
+            all.push(Backend::Avx2(cpu));
+        }
+        all
+    }
+
     /// The fastest backend this CPU supports, unless `SCIF_KERNELS=portable` asks for the
     /// portable one. Detected once.
     pub fn detect() -> Backend {
@@ -92,6 +107,17 @@ impl Backend {
             }
             Backend::Portable
         })
+    }
+}
+
+/// Run `f` compiled for the widest vector unit this CPU has (plain loops inlined into it are
+/// vectorized accordingly); the results are the same on every backend.
+#[inline]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    match Backend::detect() {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2(cpu) => avx2::run(cpu, f),
+        Backend::Portable => f(),
     }
 }
 
@@ -133,10 +159,11 @@ impl QuantActs {
     pub fn quantize(x: &[f32], rows: usize, k: usize) -> Self {
         let nb = k / QK;
         let k = nb * QK;
-        let mut d = Vec::with_capacity(rows * nb);
-        let mut s = Vec::with_capacity(rows * nb);
+        let mut d = vec![0f32; rows * nb];
+        let mut s = vec![0f32; rows * nb];
         let mut qs = vec![0i8; rows * k];
-        for r in 0..rows {
+        // Rows are independent; many rows (prompt processing) are quantized in parallel.
+        let quantize_row = |(r, ((qs, d), s)): (usize, ((&mut [i8], &mut [f32]), &mut [f32]))| {
             for b in 0..nb {
                 let start = r * k + b * QK;
                 let src = x.get(start..start + QK).unwrap_or(&[]);
@@ -148,14 +175,27 @@ impl QuantActs {
                     0.0
                 };
                 let mut sum = 0i32;
-                for (q, v) in qs[start..start + QK].iter_mut().zip(src) {
+                for (q, v) in qs[b * QK..(b + 1) * QK].iter_mut().zip(src) {
                     // `as` saturates (and maps NaN to 0), so a bad value cannot overflow.
                     *q = (v * inv).round().clamp(-127.0, 127.0) as i8;
                     sum += i32::from(*q);
                 }
-                d.push(scale);
-                s.push(scale * sum as f32);
+                d[b] = scale;
+                s[b] = scale * sum as f32;
             }
+        };
+        if k > 0 && rows >= ROW_SPLIT {
+            qs.par_chunks_mut(k)
+                .zip(d.par_chunks_mut(nb))
+                .zip(s.par_chunks_mut(nb))
+                .enumerate()
+                .for_each(quantize_row);
+        } else if k > 0 {
+            qs.chunks_mut(k)
+                .zip(d.chunks_mut(nb))
+                .zip(s.chunks_mut(nb))
+                .enumerate()
+                .for_each(quantize_row);
         }
         Self { rows, k, d, s, qs }
     }
@@ -267,44 +307,83 @@ impl QuantMatrix {
     /// [`Self::matmul_q`] on a chosen backend (the tests compare them).
     pub fn matmul_with(&self, backend: Backend, acts: &QuantActs) -> Vec<f32> {
         let (n, rows) = (self.n, acts.rows);
-        if acts.k != self.k || rows == 0 || n == 0 {
-            return vec![0.0; rows * n];
-        }
-        // Output features per task: enough tasks to balance the pool, few enough to amortize.
-        let per_task = (n / (rayon::current_num_threads() * 8)).clamp(16, 256);
-        // Computed transposed (n x rows) so that each task writes one contiguous range.
-        let mut out_t = vec![0f32; n * rows];
-        out_t
-            .par_chunks_mut(per_task * rows)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let first = c * per_task;
-                let count = chunk.len() / rows;
-                let mut r0 = 0;
-                while r0 < rows {
-                    let t = (rows - r0).min(TILE);
-                    for jj in 0..count {
-                        let w = self.row(first + jj);
-                        let dst = &mut chunk[jj * rows + r0..jj * rows + r0 + t];
-                        match backend {
-                            #[cfg(target_arch = "x86_64")]
-                            Backend::Avx2(cpu) => avx2::tile(cpu, self.kind, w, acts, r0, dst),
-                            Backend::Portable => portable_tile(self.kind, w, acts, r0, dst),
-                        }
-                    }
-                    r0 += t;
-                }
-            });
-        if rows == 1 {
-            return out_t;
-        }
         let mut out = vec![0f32; rows * n];
-        for (j, col) in out_t.chunks_exact(rows).enumerate() {
-            for (r, v) in col.iter().enumerate() {
-                out[r * n + j] = *v;
+        if acts.k != self.k || rows == 0 || n == 0 {
+            return out;
+        }
+        let threads = rayon::current_num_threads();
+        if rows >= ROW_SPLIT {
+            // Many rows (prompt processing, large batches): each task owns a band of output rows
+            // and walks the weights in L1-sized groups of rows, writing its band in place.
+            let band = (rows / (threads * 4)).clamp(TILE, 64) / TILE * TILE;
+            out.par_chunks_mut(band * n)
+                .enumerate()
+                .for_each(|(c, dst)| {
+                    let r_first = c * band;
+                    let r_count = dst.len() / n;
+                    for j0 in (0..n).step_by(WEIGHT_GROUP) {
+                        let j_end = (j0 + WEIGHT_GROUP).min(n);
+                        self.block(backend, acts, r_first, r_count, j0, j_end, |r, j, v| {
+                            dst[(r - r_first) * n + j] = v;
+                        });
+                    }
+                });
+            return out;
+        }
+        // Few rows (decoding): each task owns a range of output features for every row.
+        let per_task = (n / (threads * 8)).clamp(16, 256);
+        let parts: Vec<Vec<f32>> = (0..n.div_ceil(per_task))
+            .into_par_iter()
+            .map(|c| {
+                let (j0, j_end) = (c * per_task, ((c + 1) * per_task).min(n));
+                let width = j_end - j0;
+                let mut local = vec![0f32; rows * width];
+                self.block(backend, acts, 0, rows, j0, j_end, |r, j, v| {
+                    local[r * width + j - j0] = v;
+                });
+                local
+            })
+            .collect();
+        for (c, local) in parts.iter().enumerate() {
+            let j0 = c * per_task;
+            let width = local.len() / rows;
+            for (r, src) in local.chunks_exact(width.max(1)).enumerate() {
+                out[r * n + j0..r * n + j0 + width].copy_from_slice(src);
             }
         }
         out
+    }
+
+    /// Products of activation rows `r_first..r_first + r_count` with weight rows `j0..j_end`,
+    /// handed to `put(row, feature, value)`: tiles of [`TILE`] rows against one weight row.
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        backend: Backend,
+        acts: &QuantActs,
+        r_first: usize,
+        r_count: usize,
+        j0: usize,
+        j_end: usize,
+        mut put: impl FnMut(usize, usize, f32),
+    ) {
+        let mut r0 = r_first;
+        while r0 < r_first + r_count {
+            let t = (r_first + r_count - r0).min(TILE);
+            for j in j0..j_end {
+                let w = self.row(j);
+                let mut res = [0f32; TILE];
+                match backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2(cpu) => avx2::tile(cpu, self.kind, w, acts, r0, &mut res[..t]),
+                    Backend::Portable => portable_tile(self.kind, w, acts, r0, &mut res[..t]),
+                }
+                for (i, v) in res[..t].iter().enumerate() {
+                    put(r0 + i, j, *v);
+                }
+            }
+            r0 += t;
+        }
     }
 }
 
@@ -344,6 +423,7 @@ fn portable_tile(kind: QuantType, w: WeightRow<'_>, acts: &QuantActs, r0: usize,
     for (i, o) in out.iter_mut().enumerate() {
         let r = r0 + i;
         let mut lanes = [0f32; 8];
+        // Q4_1's offsets.
         let mut offsets = 0f32;
         for b in 0..nb {
             let wq = weight_block(kind, &w.qs[b * qb..(b + 1) * qb]);

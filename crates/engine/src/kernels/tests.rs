@@ -63,11 +63,7 @@ fn exact(dense: &[f32], acts: &QuantActs, n: usize) -> Vec<(f64, f64)> {
 }
 
 fn backends() -> Vec<Backend> {
-    let mut b = vec![Backend::Portable];
-    if Backend::detect() != Backend::Portable {
-        b.push(Backend::detect());
-    }
-    b
+    Backend::available()
 }
 
 proptest! {
