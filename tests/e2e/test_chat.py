@@ -120,3 +120,38 @@ def test_metrics_after_traffic(server, client):
     assert metric(server, "scif_http_request_duration_seconds_count", route="/v1/chat/completions") >= 1
     assert metric(server, "scif_queue_depth", model=MODEL) == 0
     assert metric(server, "scif_active_sequences", model=MODEL) >= 0
+
+
+def test_a_repeated_system_prompt_is_served_from_the_prefix_cache(server, client):
+    """A long system prompt shared by two requests is computed once: the second request starts
+    from the first one's KV cache, and the metrics say how many prompt tokens that saved."""
+    system = (
+        "You are the duty officer's assistant at a regional operations centre. Answer in one short "
+        "sentence. Use 24-hour times and ISO dates. If a question needs information you were not "
+        "given, say that you do not have it. Never guess names, numbers or locations."
+    )
+
+    def ask(question):
+        r = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+            temperature=0,
+            max_tokens=8,
+        )
+        return r.choices[0].message.content, r.usage.prompt_tokens
+
+    def reused():
+        v = metric(server, "scif_prefix_cache_reused_tokens_total", model=MODEL)
+        return 0.0 if v != v else v  # NaN before the first sample
+
+    before = reused()
+    _, first_prompt = ask("What time is the shift change?")
+    middle = reused()
+    _, second_prompt = ask("Who is on call tonight?")
+    after = reused()
+    # The system prompt alone is over 60 tokens; all of it (and the template around it) is reused.
+    assert after - middle >= 60, (before, middle, after, first_prompt, second_prompt)
+    assert after - middle < second_prompt
+    assert metric(server, "scif_prefix_cache_bytes", model=MODEL) > 0
+    # Nothing is running now, so nothing is reserved.
+    assert metric(server, "scif_kv_cache_reserved_bytes", model=MODEL) == 0

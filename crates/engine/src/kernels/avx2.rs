@@ -11,6 +11,9 @@ use std::arch::x86_64::*;
 
 use super::{QuantActs, QuantType, WeightRow, QK, TILE};
 
+// One tile's rows are one vector of eight f32 lanes (the Q4_1 offsets).
+const _: () = assert!(TILE == 8);
+
 /// Proof that this CPU has AVX2 and FMA: only [`Token::detect`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token(());
@@ -40,7 +43,9 @@ pub(super) fn tile(
         && (kind != QuantType::Q4_1 || w.m.len() == nb)
         && acts.qs.len() >= (r0 + rows) * nb * QK
         && acts.d.len() >= (r0 + rows) * nb
-        && acts.s.len() >= (r0 + rows) * nb;
+        && acts.s.len() >= (r0 + rows) * nb
+        && acts.s_t.len() == acts.rows * nb
+        && r0 + rows <= acts.rows;
     if !sizes_fit {
         out.fill(0.0);
         return;
@@ -54,13 +59,6 @@ pub(super) fn tile(
             QuantType::Q8_0 => tile_inner::<2>(w, acts, r0, out),
         }
     }
-}
-
-/// Q4_1's offsets, `sum(m[b] * s[b])` over the blocks in order (zero for other types, whose
-/// `m` is empty), as the portable kernel computes them.
-#[inline]
-fn offsets(m: &[f32], s: &[f32]) -> f32 {
-    m.iter().zip(s).fold(0.0, |acc, (m, s)| m.mul_add(*s, acc))
 }
 
 /// The eight lanes reduced in the portable kernel's order.
@@ -77,7 +75,7 @@ fn hsum(v: __m256) -> f32 {
 /// `KIND`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA. With `nb = acts.k / 32` and `t = out.len()`: `t <= 4`,
+/// The CPU must support AVX2 and FMA. With `nb = acts.k / 32` and `t = out.len()`: `t <= 8`,
 /// `w.qs` holds `nb` blocks of the kind's quant bytes, `w.d` (and `w.m` for Q4_1) `nb` values,
 /// and `acts.qs`, `acts.d`, `acts.s` cover rows `r0..r0 + t`.
 #[target_feature(enable = "avx2,fma")]
@@ -93,7 +91,22 @@ unsafe fn tile_inner<const KIND: u8>(
     let low4 = _mm256_set1_epi8(0x0F);
     let eight = _mm256_set1_epi8(8);
     let mut acc = [_mm256_setzero_ps(); TILE];
+    // Q4_1's offsets for the tile's rows, one lane per row: lane i is row r0+i's sequential
+    // chain of `m[b] * s[b]` fused multiply-adds, as in the portable kernel.
+    let mut offsets = _mm256_setzero_ps();
+    // Lanes 0..t set (sign bit), for loading only the tile's rows.
+    let first_t = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(t as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
     for b in 0..nb {
+        if KIND == 1 {
+            let base = b * acts.rows + r0;
+            // SAFETY: `acts.s_t` holds `rows * nb` values and base + t <= b * rows + rows; the
+            // masked load reads only lanes 0..t (the others are zero and never touch memory).
+            let sv = unsafe { _mm256_maskload_ps(acts.s_t.as_ptr().add(base), first_t) };
+            offsets = _mm256_fmadd_ps(_mm256_set1_ps(w.m[b]), sv, offsets);
+        }
         // The weight block as 32 bytes in element order (for Q4: low nibbles are elements
         // 0..16, high nibbles 16..32).
         let wv = if KIND == 2 {
@@ -127,9 +140,11 @@ unsafe fn tile_inner<const KIND: u8>(
             acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), dd, acc[i]);
         }
     }
+    let mut offs = [0f32; TILE];
+    // SAFETY: `offs` holds eight f32 values.
+    unsafe { _mm256_storeu_ps(offs.as_mut_ptr(), offsets) };
     for i in 0..t {
-        let r = r0 + i;
-        out[i] = hsum(acc[i]) + offsets(w.m, &acts.s[r * nb..(r + 1) * nb]);
+        out[i] = hsum(acc[i]) + offs[i];
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 /// Values per quantization block.
 pub const QK: usize = 32;
 /// Activation rows computed together against one weight block.
-const TILE: usize = 4;
+const TILE: usize = 8;
 /// From this many activation rows on, work is split by rows rather than by output features.
 const ROW_SPLIT: usize = 32;
 /// Weight rows a row-split task walks at a time (about 9 KB of Q4 weights at width 576).
@@ -150,6 +150,9 @@ pub struct QuantActs {
     pub k: usize,
     d: Vec<f32>,
     s: Vec<f32>,
+    /// `s` transposed (block-major: `s_t[b * rows + r]`), so the SIMD kernel loads a tile's
+    /// rows at once.
+    s_t: Vec<f32>,
     qs: Vec<i8>,
 }
 
@@ -197,7 +200,20 @@ impl QuantActs {
                 .enumerate()
                 .for_each(quantize_row);
         }
-        Self { rows, k, d, s, qs }
+        let mut s_t = vec![0f32; rows * nb];
+        for (r, row) in s.chunks_exact(nb.max(1)).enumerate() {
+            for (b, v) in row.iter().enumerate() {
+                s_t[b * rows + r] = *v;
+            }
+        }
+        Self {
+            rows,
+            k,
+            d,
+            s,
+            s_t,
+            qs,
+        }
     }
 
     fn blocks(&self) -> usize {
