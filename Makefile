@@ -29,6 +29,9 @@ model:
 check:
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings
+	@# `unsafe` is denied everywhere but the engine's SIMD kernel module (ADR 0009).
+	@test "$$(grep -rln 'allow(unsafe_code)' crates --include='*.rs')" = "crates/engine/src/kernels/mod.rs" \
+	  || { echo "allow(unsafe_code) outside crates/engine/src/kernels/mod.rs"; exit 1; }
 
 ## Every test: Rust unit and integration tests, then the end-to-end suite that drives the real
 ## binary with the official openai Python client.
