@@ -126,7 +126,7 @@ unsafe fn tile_inner<const KIND: u8>(
         // Signed weights go through `vpmaddubsw` as |w| times x with w's sign moved onto x.
         let wabs = _mm256_sign_epi8(wv, wv);
         let wd = w.d[b];
-        for i in 0..t {
+        for (i, acc) in acc.iter_mut().enumerate().take(t) {
             let blk = (r0 + i) * nb + b;
             // SAFETY: `acts.qs` covers rows r0..r0+t, i.e. blocks up to (r0+t)*nb, 32 bytes each.
             let xv = unsafe { _mm256_loadu_si256(acts.qs.as_ptr().add(blk * QK).cast()) };
@@ -137,7 +137,7 @@ unsafe fn tile_inner<const KIND: u8>(
             };
             let quads = _mm256_madd_epi16(pairs, ones);
             let dd = _mm256_set1_ps(wd * acts.d[blk]);
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), dd, acc[i]);
+            *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), dd, *acc);
         }
     }
     let mut offs = [0f32; TILE];

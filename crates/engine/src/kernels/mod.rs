@@ -156,6 +156,9 @@ pub struct QuantActs {
     qs: Vec<i8>,
 }
 
+/// One row of [`QuantActs`] being filled: its index, quants, scales and sums.
+type RowParts<'a> = (usize, ((&'a mut [i8], &'a mut [f32]), &'a mut [f32]));
+
 impl QuantActs {
     /// Quantize `rows` rows of `k` values from `x` (row-major). `k` must be a multiple of 32;
     /// rows missing from `x` are quantized as zeros.
@@ -166,7 +169,7 @@ impl QuantActs {
         let mut s = vec![0f32; rows * nb];
         let mut qs = vec![0i8; rows * k];
         // Rows are independent; many rows (prompt processing) are quantized in parallel.
-        let quantize_row = |(r, ((qs, d), s)): (usize, ((&mut [i8], &mut [f32]), &mut [f32]))| {
+        let quantize_row = |(r, ((qs, d), s)): RowParts<'_>| {
             for b in 0..nb {
                 let start = r * k + b * QK;
                 let src = x.get(start..start + QK).unwrap_or(&[]);
