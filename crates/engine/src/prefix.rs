@@ -68,9 +68,12 @@ impl PrefixCache {
         Some(e.cache.prefix(len))
     }
 
-    /// Store the keys and values of `tokens` (the first `tokens.len()` positions of `cache`).
-    pub fn insert(&mut self, tokens: &[u32], cache: &KvCache) {
-        if tokens.len() < MIN_PREFIX || cache.len() < tokens.len() || self.limit == 0 {
+    /// Store the keys and values of `tokens` (the first `tokens.len()` positions of `cache`),
+    /// holding no more than `room` bytes in all (what the KV budget leaves beside the running
+    /// sequences) nor more than the cache's own limit.
+    pub fn insert(&mut self, tokens: &[u32], cache: &KvCache, room: usize) {
+        let limit = self.limit.min(room);
+        if tokens.len() < MIN_PREFIX || cache.len() < tokens.len() || limit == 0 {
             return;
         }
         // Already covered by a stored prompt that starts with this one.
@@ -83,7 +86,7 @@ impl PrefixCache {
         }
         let entry = cache.prefix(tokens.len());
         let bytes = entry.bytes();
-        if bytes > self.limit {
+        if bytes > limit {
             return;
         }
         // Stored prompts this one extends are replaced by it.
@@ -94,7 +97,7 @@ impl PrefixCache {
             }
             !covered
         });
-        self.shrink_to(self.limit - bytes);
+        self.shrink_to(limit - bytes);
         self.clock += 1;
         self.bytes += bytes;
         self.entries.push(Entry {

@@ -291,14 +291,17 @@ fn step(
         Ok(Err(e)) => return fail_all(active, &e.to_string()),
         Err(_) => return fail_all(active, "the engine failed during a forward step"),
     };
+    let reserved: usize = active.iter().map(|s| s.reserved).sum();
     let mut done: Vec<usize> = Vec::new();
     for ((i, tokens, _), logits) in plan.iter().zip(logits) {
         let s = &mut active[*i];
         if s.next.is_none() {
             s.prefill_at += tokens.len();
             if s.prefill_at == s.job.req.prompt.len() {
-                // The whole prompt is in the cache: keep it for later prompts that share it.
-                prefixes.insert(&s.job.req.prompt, &s.cache);
+                // The whole prompt is in the cache: keep it for later prompts that share it,
+                // within what the KV budget leaves beside the running sequences.
+                let room = cfg.kv_budget_bytes.saturating_sub(reserved);
+                prefixes.insert(&s.job.req.prompt, &s.cache, room);
             }
         }
         let Some(mut logits) = logits else { continue };

@@ -327,7 +327,8 @@ async fn requests_wait_for_kv_memory_instead_of_exceeding_the_budget() {
     let probe = engine_with(0, 256 << 20);
     let one = probe.kv_bytes_for(p.len() + 40);
     drop(probe);
-    let e = engine_with(0, one + one / 2);
+    // The prefix cache is on: its entries count against the same budget.
+    let e = engine_with(64 << 20, one + one / 2);
     // The longest sequence the budget can hold (the cache grows in powers of two).
     assert_eq!(e.context_length(), 128);
     let rxs: Vec<_> = (0..3)
@@ -365,6 +366,9 @@ async fn requests_wait_for_kv_memory_instead_of_exceeding_the_budget() {
         most_active, 1,
         "only one sequence fits the budget at a time"
     );
+    // The two that waited started from the first one's prompt, and the answers did not change.
+    assert_eq!(stats.prefix_hits.load(SeqCst), 2);
+    assert!(stats.prefix_cache_bytes.load(SeqCst) <= one / 2 + one);
     assert!(saw_waiting, "the others waited in the queue");
     // A request that could never fit is refused at submission, not queued forever.
     assert!(matches!(
