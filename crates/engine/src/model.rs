@@ -154,10 +154,7 @@ impl Embeddings {
 /// all (one activation quantization and one pass over the thread pool instead of several),
 /// kept apart otherwise.
 enum Projections {
-    Stacked {
-        m: Arc<QuantMatrix>,
-        widths: Vec<usize>,
-    },
+    Stacked { all: Linear, widths: Vec<usize> },
     Apart(Vec<Linear>),
 }
 
@@ -174,7 +171,7 @@ impl Projections {
             if let Some(m) = QuantMatrix::stack(&own) {
                 return Projections::Stacked {
                     widths: own.iter().map(|p| p.n).collect(),
-                    m: Arc::new(m),
+                    all: Linear::Own(Arc::new(m)),
                 };
             }
         }
@@ -185,13 +182,14 @@ impl Projections {
     fn forward(&self, x: &[f32], rows: usize) -> Result<Vec<Vec<f32>>> {
         match self {
             Projections::Apart(parts) => parts.iter().map(|l| l.forward(x, rows)).collect(),
-            Projections::Stacked { m, widths } => {
-                let all = Linear::Own(m.clone()).forward(x, rows)?;
+            Projections::Stacked { all, widths } => {
+                let n = all.dims().0;
+                let all = all.forward(x, rows)?;
                 let mut outs: Vec<Vec<f32>> = widths
                     .iter()
                     .map(|w| Vec::with_capacity(rows * w))
                     .collect();
-                for row in all.chunks_exact(m.n.max(1)) {
+                for row in all.chunks_exact(n.max(1)) {
                     let mut at = 0;
                     for (out, w) in outs.iter_mut().zip(widths) {
                         out.extend_from_slice(&row[at..at + w]);
@@ -224,7 +222,6 @@ pub struct Llama {
     /// (context_length, head_dim / 2) row-major.
     cos: Vec<f32>,
     sin: Vec<f32>,
-    device: Device,
 }
 
 /// One layer's keys and values, each laid out `[kv_head][capacity][head_dim]`: a query head
@@ -504,7 +501,6 @@ impl Llama {
             output,
             cos,
             sin,
-            device,
         })
     }
 
@@ -732,10 +728,6 @@ impl Llama {
                 crate::kernels::vectorized(|| attend(qh, keys, vals, scale, scores, o));
             });
     }
-
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
 }
 
 /// One query head over `keys.len() / d` positions: softmax(q·k * scale) weighted sum of values.
@@ -897,7 +889,6 @@ mod tests {
                 )),
                 cos: cos.clone(),
                 sin: sin.clone(),
-                device: Device::Cpu,
             };
             // (n, heads * d) rows, rotated one position at a time.
             let x = random(n * heads * d, &mut rng);

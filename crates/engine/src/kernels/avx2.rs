@@ -43,7 +43,6 @@ pub(super) fn tile(
         && (kind != QuantType::Q4_1 || w.m.len() == nb)
         && acts.qs.len() >= (r0 + rows) * nb * QK
         && acts.d.len() >= (r0 + rows) * nb
-        && acts.s.len() >= (r0 + rows) * nb
         && acts.s_t.len() == acts.rows * nb
         && r0 + rows <= acts.rows;
     if !sizes_fit {
@@ -77,7 +76,8 @@ fn hsum(v: __m256) -> f32 {
 /// # Safety
 /// The CPU must support AVX2 and FMA. With `nb = acts.k / 32` and `t = out.len()`: `t <= 8`,
 /// `w.qs` holds `nb` blocks of the kind's quant bytes, `w.d` (and `w.m` for Q4_1) `nb` values,
-/// and `acts.qs`, `acts.d`, `acts.s` cover rows `r0..r0 + t`.
+/// `acts.qs` and `acts.d` cover rows `r0..r0 + t`, and `acts.s_t` holds `acts.rows * nb` values
+/// with `r0 + t <= acts.rows`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_inner<const KIND: u8>(
     w: WeightRow<'_>,

@@ -17,10 +17,11 @@
 //! The SIMD kernel (x86-64 with AVX2 and FMA, detected at run time) lives in [`avx2`], the only
 //! module of the engine allowed `unsafe`. Everywhere else the portable kernel runs.
 //!
-//! A batch is processed in tiles of four activation rows against a chunk of weight rows, so each
-//! weight block is loaded once per tile and both stay in the L1 cache; prompt processing is a
-//! matrix-matrix product, not a loop of matrix-vector ones. Work is split by output rows over
-//! the engine's thread pool.
+//! A batch is processed in tiles of eight activation rows against one weight row at a time, so
+//! each weight block is unpacked once per tile; prompt processing is a matrix-matrix product, not
+//! a loop of matrix-vector ones. Over the thread pool, a few rows (decoding) are split by output
+//! features and many rows (prompt processing) by bands of rows, each band walking the weights in
+//! L1-sized groups and writing its rows in place.
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -101,11 +102,7 @@ impl Backend {
             if std::env::var("SCIF_KERNELS").is_ok_and(|v| v == "portable") {
                 return Backend::Portable;
             }
-            #[cfg(target_arch = "x86_64")]
-            if let Some(cpu) = avx2::Token::detect() {
-                return Backend::Avx2(cpu);
-            }
-            Backend::Portable
+            Backend::available().pop().unwrap_or(Backend::Portable)
         })
     }
 }
@@ -144,13 +141,12 @@ pub(crate) struct WeightRow<'a> {
 }
 
 /// Activations quantized to signed 8-bit blocks: `rows` x `k` values, each 32-value block with
-/// its scale `d` (largest magnitude / 127) and `s` = `d` times the sum of its quants.
+/// its scale `d` (largest magnitude / 127) and its sum `s` = `d` times the sum of its quants.
 pub struct QuantActs {
     pub rows: usize,
     pub k: usize,
     d: Vec<f32>,
-    s: Vec<f32>,
-    /// `s` transposed (block-major: `s_t[b * rows + r]`), so the SIMD kernel loads a tile's
+    /// The blocks' sums, block-major (`s_t[b * rows + r]`), so the SIMD kernel loads a tile's
     /// rows at once.
     s_t: Vec<f32>,
     qs: Vec<i8>,
@@ -213,7 +209,6 @@ impl QuantActs {
             rows,
             k,
             d,
-            s,
             s_t,
             qs,
         }
@@ -274,10 +269,6 @@ impl QuantMatrix {
             m: parts.iter().flat_map(|p| p.m.iter().copied()).collect(),
             qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
         })
-    }
-
-    pub fn kind(&self) -> QuantType {
-        self.kind
     }
 
     fn row(&self, j: usize) -> WeightRow<'_> {
@@ -427,9 +418,9 @@ fn weight_block(kind: QuantType, b: &[u8]) -> [i32; QK] {
     w
 }
 
-/// Reduce eight lanes in the fixed order the SIMD kernels use.
+/// Reduce eight lanes in the fixed order the SIMD kernel uses.
 #[inline]
-pub(crate) fn reduce8(a: [f32; 8]) -> f32 {
+fn reduce8(a: [f32; 8]) -> f32 {
     let l = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
     (l[0] + l[2]) + (l[1] + l[3])
 }
@@ -453,7 +444,7 @@ fn portable_tile(kind: QuantType, w: WeightRow<'_>, acts: &QuantActs, r0: usize,
                 *lane = (sum as f32).mul_add(dd, *lane);
             }
             if let Some(m) = w.m.get(b) {
-                offsets = m.mul_add(acts.s[r * nb + b], offsets);
+                offsets = m.mul_add(acts.s_t[b * acts.rows + r], offsets);
             }
         }
         *o = reduce8(lanes) + offsets;

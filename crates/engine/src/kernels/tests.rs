@@ -124,7 +124,8 @@ fn quantized_activations_are_within_half_a_step() {
             .iter()
             .map(|q| i32::from(*q))
             .sum();
-        assert_eq!(acts.s[b], acts.d[b] * sum as f32);
+        let (r, blk) = (b / (k / QK), b % (k / QK));
+        assert_eq!(acts.s_t[blk * acts.rows + r], acts.d[b] * sum as f32);
     }
 }
 
