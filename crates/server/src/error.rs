@@ -198,6 +198,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<scif_service::Error> for ApiError {
+    fn from(e: scif_service::Error) -> Self {
+        use scif_service::Error as E;
+        match e {
+            E::InvalidRequest {
+                message,
+                param,
+                code,
+            } => ApiError::InvalidRequest {
+                message,
+                param,
+                code,
+            },
+            E::ModelNotFound(m) => ApiError::ModelNotFound(m),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::Overloaded { retry_after_secs } => ApiError::Overloaded { retry_after_secs },
+            E::RateLimited {
+                limit,
+                kind,
+                retry_after_secs,
+            } => ApiError::RateLimited {
+                limit,
+                kind,
+                retry_after_secs,
+            },
+            E::Unavailable(m) => ApiError::Unavailable(m),
+            E::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
         match e {

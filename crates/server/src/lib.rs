@@ -11,18 +11,13 @@ pub mod bedrock;
 pub mod error;
 pub mod guard;
 pub mod guardrail_admin;
-pub mod guardrails;
 pub mod health;
-pub mod invoke;
-pub mod metering;
 pub mod metrics;
 pub mod openai;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -32,10 +27,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use scif_access::Access;
-use scif_authz::Handling;
 use scif_config::Config;
-use scif_labels::Label;
-use scif_provider::{ModelInfo, ModelLoad, Provider};
 use scif_store::Store;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -45,79 +37,7 @@ use tower_http::request_id::{
 
 use error::ApiError;
 
-/// Which provider serves which model. Static providers (the embedded engine) serve a fixed
-/// set; dynamic ones (remote deployments) are asked, since a reload changes what they serve.
-/// A static provider wins a name both claim (configuration refuses that case anyway).
-#[derive(Default)]
-pub struct Providers {
-    by_model: BTreeMap<String, Arc<dyn Provider>>,
-    all: Vec<Arc<dyn Provider>>,
-    dynamic: Vec<Arc<dyn Provider>>,
-}
-
-impl Providers {
-    pub fn add(&mut self, p: Arc<dyn Provider>) {
-        for m in p.models() {
-            self.by_model.insert(m.id, p.clone());
-        }
-        self.all.push(p);
-    }
-
-    pub fn add_dynamic(&mut self, p: Arc<dyn Provider>) {
-        self.dynamic.push(p);
-    }
-
-    pub fn for_model(&self, model: &str) -> Option<Arc<dyn Provider>> {
-        if let Some(p) = self.by_model.get(model) {
-            return Some(p.clone());
-        }
-        self.dynamic.iter().find(|p| p.serves(model)).cloned()
-    }
-
-    /// Whether a static provider (the embedded engine) serves `model`.
-    pub fn is_static(&self, model: &str) -> bool {
-        self.by_model.contains_key(model)
-    }
-
-    pub fn models(&self) -> Vec<ModelInfo> {
-        let remote = self
-            .dynamic
-            .iter()
-            .flat_map(|p| p.models())
-            .filter(|m| !self.by_model.contains_key(&m.id));
-        let mut v: Vec<ModelInfo> = self
-            .all
-            .iter()
-            .flat_map(|p| p.models())
-            .chain(remote)
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
-    }
-
-    pub fn loads(&self) -> Vec<(String, ModelLoad)> {
-        let mut v: Vec<(String, ModelLoad)> = self
-            .by_model
-            .iter()
-            .map(|(m, p)| (m.clone(), p.load(m)))
-            .collect();
-        for p in &self.dynamic {
-            for m in p.models() {
-                if !self.by_model.contains_key(&m.id) {
-                    let load = p.load(&m.id);
-                    v.push((m.id, load));
-                }
-            }
-        }
-        v
-    }
-
-    pub fn cancel_all(&self) {
-        for p in self.all.iter().chain(self.dynamic.iter()) {
-            p.cancel_all();
-        }
-    }
-}
+pub use scif_service::{guardrails, metering, Providers, Service};
 
 /// Everything the handlers share, behind one `Arc`: each layer and handler gets a clone per
 /// request, which is one reference count, not one per field.
@@ -137,32 +57,30 @@ impl From<State> for AppState {
     }
 }
 
-/// The shared state, built with [`State::new`] and completed before it becomes an [`AppState`].
+/// The shared state: the service (everything the pipeline reads) and what only the HTTP
+/// side needs. It dereferences to the [`Service`], so `state.config` or `state.access` read
+/// the service's fields.
 pub struct State {
-    pub config: Arc<Config>,
-    pub providers: Arc<Providers>,
-    pub store: Store,
-    pub access: Arc<Access>,
-    /// Each served model's label, as the registry holds it (kept current by
-    /// [`State::refresh_model_labels`] and the admin API).
-    pub model_labels: Arc<RwLock<BTreeMap<String, Label>>>,
-    /// Each served model's handling caveats (ITAR, PHI), from the registry.
-    pub model_handling: Arc<RwLock<BTreeMap<String, BTreeSet<Handling>>>>,
-    pub metrics: metrics::Metrics,
+    pub service: Service,
     pub shutting_down: Arc<AtomicBool>,
-    /// The audit trail; `None` only in tests of the server alone.
-    pub auditor: Option<audit::Auditor>,
-    /// Rate, concurrency and budget limits (empty: none configured).
-    pub limits: Arc<scif_limits::Limiter>,
-    /// Usage records; `None` only in tests of the server alone.
-    pub meter: Option<metering::Meter>,
     /// Remote deployments, when any are configured.
     pub gateway: Option<Arc<scif_gateway::Gateway>>,
     /// Re-reads the configuration for a reload (SIGHUP, `POST /admin/v1/config/reload`);
     /// `None`: reload is not available.
     pub reload_source: Option<ReloadSource>,
-    /// Guardrail versions, attachments and merged policies.
-    pub guardrails: Arc<guardrails::Guardrails>,
+}
+
+impl std::ops::Deref for State {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for State {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.service
+    }
 }
 
 /// Produces the configuration a reload applies.
@@ -184,61 +102,19 @@ impl State {
         store: Store,
         access: Arc<Access>,
     ) -> Result<Self, prometheus::Error> {
-        // Until the registry says otherwise, a model's label is what its provider reported;
-        // one that does not parse is taken as the highest label there is (fail closed).
-        let labels = providers
-            .models()
-            .into_iter()
-            .map(|m| {
-                let label = Label::parse_banner(&m.label).unwrap_or_else(|_| top_label());
-                (m.id, label)
-            })
-            .collect();
         Ok(Self {
-            config: Arc::new(config),
-            providers: Arc::new(providers),
-            store: store.clone(),
-            access,
-            model_labels: Arc::new(RwLock::new(labels)),
-            model_handling: Arc::new(RwLock::new(BTreeMap::new())),
-            metrics: metrics::Metrics::new()?,
+            service: Service::new(config, providers, store, access)?,
             shutting_down: Arc::new(AtomicBool::new(false)),
-            auditor: None,
-            limits: Arc::new(scif_limits::Limiter::new(&[])),
-            meter: None,
             gateway: None,
             reload_source: None,
-            guardrails: Arc::new(guardrails::Guardrails::new(store.clone())),
         })
     }
 
     /// Puts the remote models' labels and handling caveats in place, and forgets remote models
     /// no longer served (after start and after each reload).
     pub fn sync_remote_models(&self) {
-        let Some(gateway) = &self.gateway else {
-            return;
-        };
-        let remote = gateway.model_labels();
-        let mut labels = match self.model_labels.write() {
-            Ok(l) => l,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let mut handling = match self.model_handling.write() {
-            Ok(h) => h,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        labels.retain(|name, _| {
-            self.providers.is_static(name) || remote.iter().any(|(n, _, _)| n == name)
-        });
-        handling.retain(|name, _| {
-            self.providers.is_static(name) || remote.iter().any(|(n, _, _)| n == name)
-        });
-        for (name, label, caveats) in remote {
-            if self.providers.is_static(&name) {
-                continue;
-            }
-            handling.insert(name.clone(), scif_access::admin::handling_of(&caveats));
-            labels.insert(name, label);
+        if let Some(gateway) = &self.gateway {
+            self.service.sync_remote_models(gateway.model_labels());
         }
     }
 
@@ -293,73 +169,6 @@ impl State {
         })
     }
 
-    /// The label of a served model; `None` when no provider serves it.
-    pub fn model_label(&self, model: &str) -> Option<Label> {
-        let labels = match self.model_labels.read() {
-            Ok(l) => l,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        labels.get(model).cloned()
-    }
-
-    /// A served model's handling caveats.
-    pub fn model_handling(&self, model: &str) -> BTreeSet<Handling> {
-        let handling = match self.model_handling.read() {
-            Ok(h) => h,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        handling.get(model).cloned().unwrap_or_default()
-    }
-
-    pub fn set_model_label(&self, model: &str, label: Label) {
-        let mut labels = match self.model_labels.write() {
-            Ok(l) => l,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(slot) = labels.get_mut(model) {
-            *slot = label;
-        }
-    }
-
-    /// Re-reads served models' labels and handling caveats from the registry (at start, and
-    /// later because the CLI may have changed one). A
-    /// label that no longer parses, or that is above the system high, makes the model
-    /// unreachable (the highest label) until it is fixed.
-    pub async fn refresh_model_labels(&self) -> Result<(), scif_store::StoreError> {
-        let system_high = self.config.system_high();
-        for record in self.store.list_models().await? {
-            if !self.providers.is_static(&record.name) || self.model_label(&record.name).is_none() {
-                continue;
-            }
-            let label = match Label::parse_banner(&record.label) {
-                Ok(l) if system_high.dominates(&l) => l,
-                _ => top_label(),
-            };
-            if self.model_label(&record.name).as_ref() != Some(&label) {
-                tracing::info!(model = %record.name, "model label changed in the registry");
-                self.set_model_label(&record.name, label);
-            }
-            let handling = scif_access::admin::handling_of(&record.handling);
-            let mut map = match self.model_handling.write() {
-                Ok(h) => h,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            map.insert(record.name.clone(), handling);
-        }
-        Ok(())
-    }
-}
-
-/// A label no principal dominates in practice: TOP SECRET with every SCI system scif knows,
-/// NOFORN. Used where a label cannot be read, so that nothing is released on a bad record.
-fn top_label() -> Label {
-    let mut l = Label::new(scif_labels::Level::TopSecret);
-    for system in scif_labels::SCI_SYSTEMS {
-        if let Ok(next) = l.clone().with_sci(system, &["UNREADABLE"]) {
-            l = next;
-        }
-    }
-    l.with_releasability(scif_labels::Releasability::NoForn)
 }
 
 /// The whole request path. Layers run top to bottom on the way in:

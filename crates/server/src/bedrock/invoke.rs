@@ -28,6 +28,7 @@ use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::openai::RawBody;
+use crate::guard::FlowHeader as _;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -358,7 +359,7 @@ async fn begin(
     model_id: &str,
     body: &Bytes,
     stream: bool,
-) -> Result<(String, Native, crate::invoke::Invocation), ApiError> {
+) -> Result<(String, Native, scif_service::Invocation), ApiError> {
     let model = super::resolve_model_id(model_id)?;
     let (native, chat) = parse(&model, body)?;
     let guardrails = header_guardrail(headers)?;

@@ -27,6 +27,7 @@ use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::guardrails::Requested;
 use crate::openai::OpenAiJson;
+use crate::guard::FlowHeader as _;
 use crate::{guard, AppState};
 
 /// Paths of the Bedrock dialect (runtime and control plane).
@@ -442,8 +443,8 @@ fn stop_reason(r: FinishReason, stopped_by_sequence: bool) -> &'static str {
     }
 }
 
-/// Authorize, label and start a generation; shared by every runtime route (and, through
-/// [`crate::invoke`], with the OpenAI routes).
+/// Authorize, label and start a generation through the service's pipeline; shared by every
+/// runtime route.
 pub(super) async fn prepare(
     state: &AppState,
     caller: &scif_access::Caller,
@@ -452,20 +453,16 @@ pub(super) async fn prepare(
     chat: ChatRequest,
     stream: bool,
     guardrails: &[Requested],
-) -> Result<crate::invoke::Invocation, ApiError> {
-    crate::invoke::start(
-        crate::invoke::Request {
-            state,
-            caller,
-            slot,
-            headers,
-            dialect: "bedrock",
-            stream,
-            guardrails,
-        },
-        chat,
-    )
-    .await
+) -> Result<scif_service::Invocation, ApiError> {
+    let call = scif_service::Call {
+        caller,
+        slot,
+        dialect: scif_service::Dialect::Bedrock,
+        stream,
+        guardrails,
+        declared_input_label: crate::guard::declared_input_label(headers)?,
+    };
+    Ok(scif_service::invoke(state, call, chat).await?)
 }
 
 struct Started {
@@ -596,9 +593,6 @@ async fn converse(
     let events = std::mem::replace(&mut st.events, Box::pin(futures::stream::empty()));
     let (text, calls, finish, usage) = collect_with_calls(events).await?;
     let has_stop = st.has_stop;
-    if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
-        slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
-    }
     let mut content = Vec::new();
     if !text.is_empty() || calls.is_empty() {
         content.push(json!({"text": text}));

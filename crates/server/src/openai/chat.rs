@@ -17,7 +17,8 @@ use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::guardrails::Requested;
-use crate::{invoke, AppState};
+use crate::guard::FlowHeader as _;
+use crate::AppState;
 
 /// Names guardrails to apply to a request: `id[:version]`, comma-separated (version defaults to
 /// the latest).
@@ -53,19 +54,15 @@ pub async fn chat_completions(
             .and_then(Requested::parse_header)
             .map_err(|m| ApiError::invalid(format!("{GUARDRAIL_HEADER}: {m}"), None))?,
     };
-    let inv = invoke::start(
-        invoke::Request {
-            state: &state,
-            caller: &caller,
-            slot: slot.as_ref(),
-            headers: &headers,
-            dialect: "openai",
-            stream,
-            guardrails: &guardrails,
-        },
-        chat,
-    )
-    .await?;
+    let call = scif_service::Call {
+        caller: &caller,
+        slot: slot.as_ref(),
+        dialect: scif_service::Dialect::OpenAi,
+        stream,
+        guardrails: &guardrails,
+        declared_input_label: crate::guard::declared_input_label(&headers)?,
+    };
+    let inv = scif_service::invoke(&state, call, chat).await?;
     let report = inv.guardrail.clone();
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_now();
@@ -80,14 +77,6 @@ pub async fn chat_completions(
             if !r.is_empty() {
                 completion.scif_guardrail = Some(r.openai());
             }
-        }
-        if let (Some(auditor), Some(slot)) = (&state.auditor, &slot) {
-            let text: String = completion
-                .choices
-                .iter()
-                .filter_map(|c| c.message.content.as_deref())
-                .collect();
-            slot.update(|e| auditor.text(&mut e.detail, "completion", &text));
         }
         Json(completion).into_response()
     };

@@ -23,8 +23,8 @@ use scif_provider::{ChatEvent, ChatStream, FinishReason, Usage};
 use scif_store::{AttachmentRow, Store};
 use serde_json::{json, Value};
 
-use crate::audit::Slot;
-use crate::error::ApiError;
+use crate::record::Slot;
+use crate::error::Error as ApiError;
 
 const ATTACHMENT_TTL: Duration = Duration::from_secs(1);
 const MAX_CACHED_POLICIES: usize = 1024;
@@ -91,7 +91,7 @@ pub struct Guardrails {
 
 /// A mutex's guard; a poisoned lock still holds a consistent value here (every writer
 /// replaces whole fields), so it is taken rather than failing the request.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
@@ -506,8 +506,9 @@ impl Stream for Filtered {
                 }
                 ChatEvent::ToolCall(mut call) => {
                     // A call's arguments leave like text: the same filters, evaluated whole
-                    // (a call arrives complete).
-                    let o = this.policy.evaluate(
+                    // (a call arrives complete), on its JSON strings decoded.
+                    let o = crate::inspect::evaluate_json(
+                        &this.policy,
                         &call.arguments,
                         Source::Output,
                         Some(this.ceiling.as_ref()),
@@ -521,6 +522,22 @@ impl Stream for Filtered {
                         this.block(message, o.detections, usage);
                         continue;
                     }
+                    // The call's name is text the caller receives too.
+                    let n = this.policy.evaluate(
+                        &call.name,
+                        Source::Output,
+                        Some(this.ceiling.as_ref()),
+                    );
+                    if n.blocked {
+                        let usage = Usage {
+                            prompt_tokens: 0,
+                            completion_tokens: this.deltas,
+                        };
+                        let message = this.policy.block_message(Source::Output, &n.detections);
+                        this.block(message, n.detections, usage);
+                        continue;
+                    }
+                    lock(&this.report).output.extend(n.detections);
                     if !o.detections.is_empty() {
                         lock(&this.report).output.extend(o.detections);
                         call.arguments = o.output;
