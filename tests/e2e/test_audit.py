@@ -58,7 +58,8 @@ def trail(tmp_path_factory):
         r = httpx.get(f"{s.url}/admin/v1/audit", params={"request_id": seen["chat"]}, headers={"Authorization": f"Bearer {reader}"})
         assert r.status_code == 200, r.text
         page = r.json()["data"]
-        assert [x["event"]["action"] for x in page] == ["invoke_model"]
+        # The intent, durable before the prompt left, then the completion.
+        assert [x["event"]["action"] for x in page] == ["invoke_model", "invoke_model_complete"]
         seen["audit_read"] = r.headers["x-request-id"]
         r = httpx.get(f"{s.url}/admin/v1/audit", headers={"Authorization": f"Bearer {plain}"})
         assert r.status_code == 403
@@ -78,12 +79,22 @@ def test_every_request_is_recorded_with_who_what_label_and_why(trail):
     d, seen = trail
     recs = records(d)
     req = by_request(recs)
-    chat = req[seen["chat"]]["event"]
+    of_chat = [r for r in recs if r["event"].get("request_id") == seen["chat"]]
+    assert [r["event"]["action"] for r in of_chat] == ["invoke_model", "invoke_model_complete"]
+    intent, done = of_chat[0], of_chat[1]
+    chat = intent["event"]
     assert chat["action"] == "invoke_model" and chat["decision"] == "allow" and chat["principal"] == "tester"
     assert chat["auth_method"] == "api_key" and chat["resource"] == f"model/{MODEL}"
     assert chat["resource_label"] == "UNCLASSIFIED" and chat["output_label"] == "UNCLASSIFIED"
-    assert chat["prompt_tokens"] > 0 and chat["completion_tokens"] == 4 and chat["outcome"] == "200"
+    assert chat["outcome"] == "started" and chat["detail"]["phase"] == "intent"
     assert "models-use" in chat["reasons"] or "admins-all" in chat["reasons"]
+    # The completion names its intent and carries the usage.
+    d = done["event"]
+    assert d["detail"]["intent_seq"] == intent["seq"] and done["seq"] > intent["seq"]
+    assert d["prompt_tokens"] > 0 and d["completion_tokens"] == 4 and d["outcome"] == "length"
+    assert d["principal"] == "tester" and d["output_label"] == "UNCLASSIFIED"
+    of_stream = [r["event"]["action"] for r in recs if r["event"].get("request_id") == seen["stream"]]
+    assert of_stream == ["invoke_model", "invoke_model_complete"]
     completes = [r["event"] for r in recs if r["event"]["action"] == "invoke_model_complete"]
     assert completes and completes[0]["completion_tokens"] == 4
     bad = req[seen["bad_key"]]["event"]
@@ -160,7 +171,7 @@ def test_ocsf_export(trail):
     assert events and all(e["class_uid"] == 6003 and e["category_uid"] == 6 for e in events)
     assert len(events) == len(records(d))
     jsonl = run_cli("audit", "export", "--format", "jsonl", "--request-id", seen["chat"], "--data-dir", str(d)).stdout.splitlines()
-    assert len(jsonl) == 1 and json.loads(jsonl[0])["event"]["request_id"] == seen["chat"]
+    assert len(jsonl) == 2 and all(json.loads(line)["event"]["request_id"] == seen["chat"] for line in jsonl)
 
 
 def test_prompt_hashes_when_configured(tmp_path):
@@ -173,8 +184,8 @@ def test_prompt_hashes_when_configured(tmp_path):
         rid = httpx.post(f"{s.url}/v1/chat/completions", json=body, headers=s.auth, timeout=60).headers["x-request-id"]
     finally:
         assert s.stop() == 0
-    e = by_request(records(d))[rid]["event"]
-    assert len(e["detail"]["prompt_sha256"]) == 64 and len(e["detail"]["completion_sha256"]) == 64
+    intent, done = [r["event"] for r in records(d) if r["event"].get("request_id") == rid]
+    assert len(intent["detail"]["prompt_sha256"]) == 64 and len(done["detail"]["completion_sha256"]) == 64
     assert "PINEAPPLE" not in "".join(p.read_text() for p in (d / "audit").glob("*.log"))
 
 

@@ -188,6 +188,15 @@ pub trait Provider: Send + Sync {
     /// Start a chat completion. Errors here happen before any token is produced.
     async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError>;
 
+    /// How many prompt tokens `req` makes for its model, without generating (Anthropic's
+    /// `count_tokens`). Providers that cannot tell say so.
+    async fn count_tokens(&self, req: &ChatRequest) -> Result<usize, ProviderError> {
+        Err(ProviderError::InvalidRequest(format!(
+            "token counting is not available for the model `{}`",
+            req.model
+        )))
+    }
+
     /// Cancel everything in flight (shutdown).
     fn cancel_all(&self);
 }

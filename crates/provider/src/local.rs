@@ -63,6 +63,35 @@ impl Provider for LocalProvider {
         }
     }
 
+    async fn count_tokens(&self, req: &ChatRequest) -> Result<usize, ProviderError> {
+        let m = self
+            .models
+            .get(&req.model)
+            .ok_or_else(|| ProviderError::ModelNotFound(req.model.clone()))?;
+        if !req.tools.is_empty() {
+            return Err(ProviderError::InvalidRequest(format!(
+                "the model `{}` does not support tool calling",
+                req.model
+            )));
+        }
+        let messages: Vec<TemplateMessage> = req
+            .messages
+            .iter()
+            .map(|m| TemplateMessage {
+                role: m.role.clone(),
+                content: m.content.clone(),
+            })
+            .collect();
+        let prompt_text = m
+            .engine
+            .render_chat(&messages)
+            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        m.engine
+            .encode(&prompt_text)
+            .map(|t| t.len())
+            .map_err(|e| ProviderError::Internal(e.to_string()))
+    }
+
     async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {
         let m = self
             .models

@@ -71,6 +71,9 @@ pub fn strip_impersonation_headers(headers: &mut HeaderMap) {
     }
 }
 
+/// The header Anthropic clients carry their API key in.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     strip_impersonation_headers(req.headers_mut());
     if PUBLIC_PATHS.contains(&req.uri().path()) {
@@ -87,6 +90,21 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Some(v) => match v.to_str() {
             Ok(s) => Some(s.to_owned()),
             Err(_) => {
+                tracing::info!(%source, reason = "malformed", "authentication failed");
+                return ApiError::Unauthenticated.into_response();
+            }
+        },
+    };
+    // The Anthropic SDKs send the API key as `x-api-key`: the same key, verified the same way.
+    // Two different credentials in one request are refused (which one would be the caller?).
+    let authorization = match (authorization, req.headers().get(API_KEY_HEADER)) {
+        (a, None) => a,
+        (a, Some(v)) => match (a, v.to_str()) {
+            (None, Ok(k)) => Some(format!("Bearer {}", k.trim())),
+            (Some(a), Ok(k)) if a.strip_prefix("Bearer ").map(str::trim) == Some(k.trim()) => {
+                Some(a)
+            }
+            _ => {
                 tracing::info!(%source, reason = "malformed", "authentication failed");
                 return ApiError::Unauthenticated.into_response();
             }

@@ -171,6 +171,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), axum::Json(self.openai_body())).into_response();
+        // The typed error travels with the response, so that a dialect's layer renders it in
+        // its own shape without re-reading the body.
+        resp.extensions_mut().insert(self.clone());
         if let ApiError::Unauthenticated = self {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -30,15 +30,20 @@ impl FlowHeader for Flow {
     }
 }
 
-/// The input label a request declares in `x-scif-input-label`, unparsed (the flow stage
-/// parses it).
-pub fn declared_input_label(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    match headers.get(INPUT_LABEL_HEADER) {
-        None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            ApiError::invalid(format!("{INPUT_LABEL_HEADER} is not valid text"), None)
-        }),
-    }
+/// The input label a request declares in `x-scif-input-label` (banner or portion form).
+pub fn declared_input_label(headers: &HeaderMap) -> Result<Option<Label>, ApiError> {
+    let Some(v) = headers.get(INPUT_LABEL_HEADER) else {
+        return Ok(None);
+    };
+    let text = v
+        .to_str()
+        .map_err(|_| ApiError::invalid(format!("{INPUT_LABEL_HEADER} is not valid text"), None))?;
+    scif_service::flow::parse_declared(text).map(Some).map_err(|e| {
+        ApiError::invalid(
+            format!("{INPUT_LABEL_HEADER} is not a valid marking: {e}"),
+            None,
+        )
+    })
 }
 
 /// Authorizes `action` on a served model and returns the model's label (404 for a model

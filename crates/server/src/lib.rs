@@ -5,6 +5,7 @@
 //! The request path is the layer chain in [`router`]; read it first.
 
 pub mod admin;
+pub mod anthropic;
 pub mod audit;
 pub mod auth;
 pub mod bedrock;
@@ -202,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .nest("/admin/v1", admin::routes())
         .merge(bedrock::routes())
+        .merge(anthropic::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -218,7 +220,8 @@ pub fn router(state: AppState) -> Router {
                 ApiError::Internal("internal error".into()).into_response()
             }))
             .layer(from_fn(access_log))
-            .layer(from_fn(bedrock::errors::dialect)),
+            .layer(from_fn(bedrock::errors::dialect))
+            .layer(from_fn(anthropic::dialect)),
     )
 }
 

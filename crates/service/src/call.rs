@@ -38,8 +38,9 @@ pub struct Call<'a> {
     pub stream: bool,
     /// Guardrails the request names (Bedrock `guardrailConfig`, the `x-scif-guardrail` header).
     pub guardrails: &'a [Requested],
-    /// The input label the caller declared (banner or portion form), unparsed.
-    pub declared_input_label: Option<&'a str>,
+    /// The input label the caller declared (the transport parses it, so that its error can
+    /// name where it came from: see [`crate::flow::parse_declared`]).
+    pub declared_input_label: Option<scif_labels::Label>,
 }
 
 /// The key a caller authenticated with, if any (API key id or SigV4 access key id).

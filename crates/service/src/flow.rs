@@ -24,14 +24,13 @@ pub struct Flow {
 }
 
 /// Parses a declared label: the portion form when it starts with `(`, else a banner.
-pub fn parse_declared(text: &str) -> Result<Label, Error> {
+pub fn parse_declared(text: &str) -> Result<Label, scif_labels::MarkingError> {
     let text = text.trim();
-    let parsed = if text.starts_with('(') {
+    if text.starts_with('(') {
         Label::parse_portion(text)
     } else {
         Label::parse_banner(text)
-    };
-    parsed.map_err(|e| Error::invalid(format!("the input label is not a valid marking: {e}"), None))
+    }
 }
 
 fn refuse(slot: Option<&Slot>, reason: &str, err: Error) -> Error {
@@ -49,13 +48,12 @@ fn refuse(slot: Option<&Slot>, reason: &str, err: Error) -> Error {
 pub fn flow(
     svc: &Service,
     caller: &Caller,
-    declared: Option<&str>,
+    declared: Option<&Label>,
     model: &Permitted<Model>,
     accredited: &dyn Fn(&Label) -> bool,
     slot: Option<&Slot>,
 ) -> Result<Flow, Error> {
-    let declared = declared.map(parse_declared).transpose()?;
-    let Ok(input) = svc.access.input_label(caller, declared.as_ref()) else {
+    let Ok(input) = svc.access.input_label(caller, declared) else {
         return Err(refuse(
             slot,
             "input_label_above_clearance",

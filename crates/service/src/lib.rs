@@ -20,6 +20,7 @@
 
 pub mod account;
 pub mod admit;
+pub mod answer;
 pub mod authorize;
 pub mod call;
 pub mod error;
@@ -46,7 +47,7 @@ use scif_store::Store;
 pub use call::{Call, Dialect};
 pub use error::Error;
 pub use flow::Flow;
-pub use pipeline::{invoke, Invocation};
+pub use pipeline::{count_tokens, invoke, Invocation};
 
 /// Which provider serves which model. Static providers (the embedded engine) serve a fixed
 /// set; dynamic ones (remote deployments) are asked, since a reload changes what they serve.

@@ -51,7 +51,7 @@ pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Res
     };
 
     // 2. flow
-    let flow = flow::flow(svc, caller, declared_input_label, &model, &accredited, slot)?;
+    let flow = flow::flow(svc, caller, declared_input_label.as_ref(), &model, &accredited, slot)?;
 
     // 3. admit
     let permit = admit::admit(svc, caller, &model, slot)?;
@@ -150,4 +150,23 @@ pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Res
         served_by: started.served_by,
         guardrail: report,
     })
+}
+
+/// Counts the prompt tokens of a request without generating: authorized like an invocation
+/// (the caller must be allowed to use the model, and to hold the declared input label), but
+/// nothing leaves scif, so no intent is recorded and no limit is charged.
+pub async fn count_tokens(svc: &Service, call: Call<'_>, chat: ChatRequest) -> Result<(usize, Flow), Error> {
+    let model = authorize::model(svc, call.caller, Action::InvokeModel, &chat.model, call.slot)?;
+    let provider = svc
+        .providers
+        .for_model(&model.resource().name)
+        .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
+    let name = model.resource().name.clone();
+    let system_high = svc.config.system_high();
+    let accredited = |input: &scif_labels::Label| {
+        system_high.dominates(input) && provider.accepts(&name, input)
+    };
+    let flow = flow::flow(svc, call.caller, call.declared_input_label.as_ref(), &model, &accredited, call.slot)?;
+    let n = provider.count_tokens(&chat).await?;
+    Ok((n, flow))
 }

@@ -33,7 +33,12 @@ pub async fn list(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
-) -> Json<Value> {
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if headers.contains_key(crate::anthropic::VERSION_HEADER) {
+        return crate::anthropic::list(&state, &caller, slot.as_ref().map(|Extension(s)| s)).await;
+    }
     let data: Vec<Value> = state
         .providers
         .models()
@@ -52,7 +57,7 @@ pub async fn list(
             e.detail.insert("returned".into(), n.into());
         });
     }
-    Json(json!({"object": "list", "data": data}))
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
 pub async fn get(
@@ -60,14 +65,19 @@ pub async fn get(
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let slot = slot.map(|Extension(s)| s);
+    if headers.contains_key(crate::anthropic::VERSION_HEADER) {
+        return crate::anthropic::get(&state, &caller, slot.as_ref(), id).await;
+    }
     let label = guard::model(&state, &caller, Action::ReadModel, &id, slot.as_ref())?;
     state
         .providers
         .models()
         .iter()
         .find(|m| m.id == id)
-        .map(|m| Json(model_json(m, &label)))
+        .map(|m| Json(model_json(m, &label)).into_response())
         .ok_or(ApiError::ModelNotFound(id))
 }
