@@ -177,3 +177,30 @@ def test_a_client_that_disconnects_before_a_whole_answer_leaves_its_record(site)
     assert len(intents) == 1
     done = [e for e in recs if e["action"] == "invoke_model_complete" and e.get("request_id") == intents[0]["request_id"]]
     assert len(done) == 1 and done[0]["outcome"] == "client_closed", done
+
+
+def test_refusals_and_listings_are_recorded_with_their_action_and_rule(site):
+    """An admin refused on label grounds sees "not found", and the trail records the denial
+    with its rule; every route names its action (ListFoundationModels too)."""
+    d = site.data
+    run_cli("principals", "create", "low-admin", "--clearance", "UNCLASSIFIED", "--group", "admins", "--data-dir", str(d))
+    key = run_cli("keys", "create", "--principal", "low-admin", "--data-dir", str(d)).stdout.strip()
+    time.sleep(1.2)
+    h = {"Authorization": f"Bearer {key}"}
+    hidden = httpx.get(f"{site.url}/admin/v1/principals/tester", headers=h, timeout=10)
+    missing = httpx.get(f"{site.url}/admin/v1/principals/nobody", headers=h, timeout=10)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"]["message"].replace("tester", "x") == missing.json()["error"]["message"].replace("nobody", "x")
+    ctl = boto3.client("bedrock", endpoint_url=site.url, region_name="us-gov-west-1",
+                       aws_access_key_id=site.creds[0], aws_secret_access_key=site.creds[1])
+    lst = ctl.list_foundation_models()
+    assert REMOTE in [m["modelId"] for m in lst["modelSummaries"]]
+    recs = records(d)
+    e = of_request(recs, hidden.headers["x-request-id"])[0]
+    assert e["decision"] == "deny" and e["outcome"] == "404" and e["principal"] == "low-admin"
+    assert e["action"] == "manage_principals" and e["resource"] == "principal/tester"
+    assert e["reasons"] and e["reasons"][0] != "not_found", e
+    m = of_request(recs, missing.headers["x-request-id"])[0]
+    assert m["decision"] == "error" and m["outcome"] == "404"
+    fl = of_request(recs, lst["ResponseMetadata"]["RequestId"])[0]
+    assert fl["action"] == "list_models" and fl["decision"] == "allow"

@@ -53,6 +53,37 @@ pub enum AdminError {
     /// The decision behind a refusal, for the audit trail.
     #[error("{}", .0.denial_message())]
     Denied(Box<Decision>),
+    /// Refused on mandatory (label) grounds: shown exactly like [`AdminError::NotFound`], but
+    /// carrying the decision, so that the audit trail records the denial and its rule.
+    #[error("{what} not found")]
+    Hidden {
+        what: String,
+        decision: Box<Decision>,
+    },
+    /// Refused on mandatory grounds where the actor already knows the thing exists (creating
+    /// or raising): a plain refusal with this message, carrying the decision.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        decision: Box<Decision>,
+    },
+}
+
+impl AdminError {
+    /// Whether the caller is told "not found" (missing, or hidden by a label: alike).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AdminError::NotFound(_) | AdminError::Hidden { .. })
+    }
+
+    /// The authorization decision behind a refusal, when there was one.
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            AdminError::Denied(d)
+            | AdminError::Hidden { decision: d, .. }
+            | AdminError::Refused { decision: d, .. } => Some(d),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -157,7 +188,10 @@ impl Access {
         let d = self.authorize(caller, action, resource);
         match d.reason {
             DecisionReason::Permitted => Ok(()),
-            DecisionReason::Mandatory(_) => Err(AdminError::NotFound(what.to_owned())),
+            DecisionReason::Mandatory(_) => Err(AdminError::Hidden {
+                what: what.to_owned(),
+                decision: Box::new(d),
+            }),
             _ => Err(AdminError::Denied(Box::new(d))),
         }
     }
@@ -484,6 +518,10 @@ impl Access {
             .await
             .map_err(|e| match e {
                 AdminError::NotFound(_) => AdminError::NotFound(what.to_owned()),
+                AdminError::Hidden { decision, .. } => AdminError::Hidden {
+                    what: what.to_owned(),
+                    decision,
+                },
                 other => other,
             })
     }
@@ -715,6 +753,10 @@ fn not_found_is_forbidden(e: AdminError) -> AdminError {
         AdminError::NotFound(_) => {
             AdminError::Forbidden("that label is not one you may assign".into())
         }
+        AdminError::Hidden { decision, .. } => AdminError::Refused {
+            message: "that label is not one you may assign".into(),
+            decision,
+        },
         other => other,
     }
 }

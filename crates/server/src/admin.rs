@@ -58,7 +58,8 @@ async fn note_admin_action(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if let Some(slot) = req.extensions().get::<Slot>() {
+    let slot = req.extensions().get::<Slot>().cloned();
+    if let Some(slot) = &slot {
         let path = req.uri().path().trim_start_matches('/');
         let path = path.strip_prefix("admin/v1/").unwrap_or(path);
         let (first, rest) = path.split_once('/').unwrap_or((path, ""));
@@ -85,7 +86,13 @@ async fn note_admin_action(
                 .insert("method".into(), req.method().as_str().into());
         });
     }
-    next.run(req).await
+    let resp = next.run(req).await;
+    // A refusal carries its decision: the trail records the denial and the rule or policy
+    // behind it, whatever the caller was shown (a label refusal shows as "not found").
+    if let (Some(slot), Some(d)) = (&slot, resp.extensions().get::<scif_authz::Decision>()) {
+        crate::audit::note_decision(Some(slot), d, None);
+    }
+    resp
 }
 
 #[derive(Deserialize)]
@@ -274,7 +281,18 @@ impl From<AdminError> for ApiError {
         match e {
             AdminError::NotFound(what) => ApiError::NotFound(what),
             AdminError::Forbidden(m) => ApiError::Forbidden(m),
-            AdminError::Denied(d) => ApiError::Forbidden(d.denial_message()),
+            AdminError::Denied(d) => ApiError::Denied {
+                shown: Box::new(ApiError::Forbidden(d.denial_message())),
+                decision: d,
+            },
+            AdminError::Hidden { what, decision } => ApiError::Denied {
+                shown: Box::new(ApiError::NotFound(what)),
+                decision,
+            },
+            AdminError::Refused { message, decision } => ApiError::Denied {
+                shown: Box::new(ApiError::Forbidden(message)),
+                decision,
+            },
             AdminError::Invalid(m) => ApiError::invalid(m, None),
             AdminError::Conflict(what) => ApiError::Conflict(what),
             AdminError::Store(e) => {

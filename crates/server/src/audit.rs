@@ -29,15 +29,13 @@ pub use scif_service::record::{
     append_logged, note_decision, request_event, Auditor, Entry, PromptRecording, Slot,
 };
 
-/// Paths not recorded: probes carry no identity and change nothing.
-const UNRECORDED: &[&str] = &["/healthz", "/readyz"];
-
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(auditor) = state.auditor.clone() else {
         return next.run(req).await;
     };
     let path = req.uri().path().to_owned();
-    if UNRECORDED.contains(&path.as_str()) {
+    // Probes carry no identity and change nothing: their routes are declared unrecorded.
+    if !crate::routes::is_recorded(&req) {
         return next.run(req).await;
     }
     if let Err(why) = auditor.trail.healthy() {
@@ -58,10 +56,13 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let transport = format!("{} {path}", req.method());
+    let action = crate::routes::of(&req).and_then(|r| r.action);
     slot.update(|e| {
         e.request_id = request_id;
         e.source = source;
         e.transport = Some(transport);
+        // The route's declared action; the handler's authorization refines it.
+        e.action = action.map(|a| a.as_str().to_owned());
     });
     req.extensions_mut().insert(slot.clone());
     let started = Instant::now();

@@ -25,9 +25,6 @@ use scif_tls::PeerIdentity;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Paths served without credentials.
-const PUBLIC_PATHS: &[&str] = &["/healthz", "/readyz"];
-
 /// An `x-scif-*` header a client may send: the label it declares for its input.
 pub const INPUT_LABEL_HEADER: &str = "x-scif-input-label";
 
@@ -76,7 +73,7 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     strip_impersonation_headers(req.headers_mut());
-    if PUBLIC_PATHS.contains(&req.uri().path()) {
+    if crate::routes::is_public(&req) {
         return next.run(req).await;
     }
     let source = req

@@ -47,6 +47,13 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: a bug or an engine failure; the message is safe to show.
     Internal(String),
+    /// A refusal by an authorization decision: the caller is shown `shown` (a 404 when the
+    /// decision was on label grounds, so hidden and missing answer alike), and the decision
+    /// travels with the response to the audit trail.
+    Denied {
+        shown: Box<ApiError>,
+        decision: Box<scif_authz::Decision>,
+    },
 }
 
 impl ApiError {
@@ -60,6 +67,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Denied { shown, .. } => shown.status(),
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) | ApiError::NotFound(_) => {
                 StatusCode::NOT_FOUND
@@ -79,6 +87,9 @@ impl ApiError {
 
     /// The OpenAI error object: `{"error": {"message", "type", "param", "code"}}`.
     pub fn openai_body(&self) -> serde_json::Value {
+        if let ApiError::Denied { shown, .. } = self {
+            return shown.openai_body();
+        }
         let (message, kind, param, code): (String, &str, Option<String>, Option<&str>) = match self
         {
             ApiError::InvalidRequest {
@@ -163,6 +174,7 @@ impl ApiError {
                 (m.clone(), "server_error", None, Some("service_unavailable"))
             }
             ApiError::Internal(m) => (m.clone(), "server_error", None, None),
+            ApiError::Denied { .. } => ("The request was refused.".into(), "invalid_request_error", None, None),
         };
         json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
     }
@@ -170,6 +182,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Denied { shown, decision } = self {
+            let mut resp = shown.into_response();
+            resp.extensions_mut().insert(*decision);
+            return resp;
+        }
         let mut resp = (self.status(), axum::Json(self.openai_body())).into_response();
         // The typed error travels with the response, so that a dialect's layer renders it in
         // its own shape without re-reading the body.

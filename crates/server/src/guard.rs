@@ -38,12 +38,14 @@ pub fn declared_input_label(headers: &HeaderMap) -> Result<Option<Label>, ApiErr
     let text = v
         .to_str()
         .map_err(|_| ApiError::invalid(format!("{INPUT_LABEL_HEADER} is not valid text"), None))?;
-    scif_service::flow::parse_declared(text).map(Some).map_err(|e| {
-        ApiError::invalid(
-            format!("{INPUT_LABEL_HEADER} is not a valid marking: {e}"),
-            None,
-        )
-    })
+    scif_service::flow::parse_declared(text)
+        .map(Some)
+        .map_err(|e| {
+            ApiError::invalid(
+                format!("{INPUT_LABEL_HEADER} is not a valid marking: {e}"),
+                None,
+            )
+        })
 }
 
 /// Authorizes `action` on a served model and returns the model's label (404 for a model
@@ -55,10 +57,12 @@ pub fn model(
     model: &str,
     slot: Option<&Slot>,
 ) -> Result<Label, ApiError> {
-    Ok(scif_service::authorize::model(state, caller, action, model, slot)?
-        .resource()
-        .label
-        .clone())
+    Ok(
+        scif_service::authorize::model(state, caller, action, model, slot)?
+            .resource()
+            .label
+            .clone(),
+    )
 }
 
 /// Whether a model appears in a listing for `caller`.

@@ -15,6 +15,7 @@ pub mod guardrail_admin;
 pub mod health;
 pub mod metrics;
 pub mod openai;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +25,6 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use scif_access::Access;
@@ -169,7 +169,6 @@ impl State {
             needs_restart,
         })
     }
-
 }
 
 /// The whole request path. Layers run top to bottom on the way in:
@@ -194,16 +193,7 @@ impl State {
 /// Guardrails (a later issue) slot in after authentication.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
-    let api = Router::new()
-        .route("/v1/chat/completions", post(openai::chat::chat_completions))
-        .route("/v1/models", get(openai::models::list))
-        .route("/v1/models/{id}", get(openai::models::get))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::handler))
-        .nest("/admin/v1", admin::routes())
-        .merge(bedrock::routes())
-        .merge(anthropic::routes())
+    let api = routes::router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

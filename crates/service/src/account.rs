@@ -234,7 +234,10 @@ impl Tracker {
         match ev {
             ChatEvent::ToolCall(c) => {
                 if let Some(t) = &mut self.text {
-                    t.push_str(&format!("\n[tool call {} {}: {}]", c.id, c.name, c.arguments));
+                    t.push_str(&format!(
+                        "\n[tool call {} {}: {}]",
+                        c.id, c.name, c.arguments
+                    ));
                 }
             }
             ChatEvent::Delta(s) => {
@@ -281,7 +284,11 @@ impl Tracker {
 
     /// The provider failed before producing anything.
     pub fn failed(mut self, error: &crate::Error) {
-        self.end(Usage::default(), Outcome::ProviderError, Some(error.to_string()));
+        self.end(
+            Usage::default(),
+            Outcome::ProviderError,
+            Some(error.to_string()),
+        );
     }
 
     fn record(&mut self, usage: Usage, outcome: Outcome, error: Option<String>) -> CallRecord {

@@ -67,7 +67,9 @@ impl From<ProviderError> for Error {
                 param: None,
                 code: None,
             },
-            ProviderError::Overloaded { retry_after_secs } => Error::Overloaded { retry_after_secs },
+            ProviderError::Overloaded { retry_after_secs } => {
+                Error::Overloaded { retry_after_secs }
+            }
             ProviderError::Unavailable(m) => Error::Unavailable(m),
             ProviderError::NotAccredited(m) => Error::Forbidden(m),
             ProviderError::Internal(m) => Error::Internal(m),

@@ -64,7 +64,14 @@ pub fn flow(
         output: input.clone(),
         input: Label::unclassified(),
     };
-    flow.raise(svc, caller, &input, &model.resource().label, accredited, slot)
+    flow.raise(
+        svc,
+        caller,
+        &input,
+        &model.resource().label,
+        accredited,
+        slot,
+    )
 }
 
 impl Flow {
@@ -86,8 +93,7 @@ impl Flow {
                 slot,
                 "input_above_accreditation",
                 Error::Forbidden(
-                    "The input's label is above what this model endpoint is accredited for."
-                        .into(),
+                    "The input's label is above what this model endpoint is accredited for.".into(),
                 ),
             ));
         }

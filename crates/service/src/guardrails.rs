@@ -23,8 +23,8 @@ use scif_provider::{ChatEvent, ChatStream, FinishReason, Usage};
 use scif_store::{AttachmentRow, Store};
 use serde_json::{json, Value};
 
-use crate::record::Slot;
 use crate::error::Error as ApiError;
+use crate::record::Slot;
 
 const ATTACHMENT_TTL: Duration = Duration::from_secs(1);
 const MAX_CACHED_POLICIES: usize = 1024;

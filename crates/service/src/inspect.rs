@@ -134,6 +134,10 @@ fn as_json(text: &str) -> Option<Value> {
 struct Document {
     text: String,
     pieces: Vec<Piece>,
+    /// Each message's content decoded as JSON, when it is JSON.
+    content_json: Vec<Option<Value>>,
+    /// Each message's tool calls' arguments decoded.
+    args_json: Vec<Vec<Option<Value>>>,
 }
 
 impl Document {
@@ -154,16 +158,22 @@ impl Document {
         });
     }
 
-    fn of(chat: &ChatRequest) -> (Document, Vec<Option<Value>>, Vec<Vec<Option<Value>>>) {
+    fn of(chat: &ChatRequest) -> Document {
         let mut doc = Document {
             text: String::new(),
             pieces: Vec::new(),
+            content_json: Vec::new(),
+            args_json: Vec::new(),
         };
         // Tool definitions come first, as the model's prompt puts them.
         for (t, tool) in chat.tools.iter().enumerate() {
             doc.push(Channel::ToolName, Target::ToolName(t), tool.name.clone());
             if let Some(d) = &tool.description {
-                doc.push(Channel::ToolDescription, Target::ToolDescription(t), d.clone());
+                doc.push(
+                    Channel::ToolDescription,
+                    Target::ToolDescription(t),
+                    d.clone(),
+                );
             }
             let mut strings = Vec::new();
             json_strings(&tool.parameters, &mut strings);
@@ -217,7 +227,9 @@ impl Document {
             }
             args_json.push(calls);
         }
-        (doc, content_json, args_json)
+        doc.content_json = content_json;
+        doc.args_json = args_json;
+        doc
     }
 }
 
@@ -267,7 +279,9 @@ fn seams(policy: &Policy, doc: &Document, ceiling: Option<Ceiling<'_>>) -> Vec<D
 /// Inspects every channel of `chat` against `policy` (and the spillage `ceiling`), masking
 /// in place what is masked. Nothing of the request is changed when it is blocked.
 pub fn input(policy: &Policy, chat: &mut ChatRequest, ceiling: Option<Ceiling<'_>>) -> Inspection {
-    let (doc, mut content_json, mut args_json) = Document::of(chat);
+    let mut doc = Document::of(chat);
+    let mut content_json = std::mem::take(&mut doc.content_json);
+    let mut args_json = std::mem::take(&mut doc.args_json);
     if doc.pieces.is_empty() {
         return Inspection::default();
     }
@@ -279,7 +293,10 @@ pub fn input(policy: &Policy, chat: &mut ChatRequest, ceiling: Option<Ceiling<'_
     let mut channels: Vec<&'static str> = Vec::new();
     for d in &detections {
         for p in &doc.pieces {
-            if d.start < p.at + p.text.len() && d.end > p.at && !channels.contains(&p.channel.as_str()) {
+            if d.start < p.at + p.text.len()
+                && d.end > p.at
+                && !channels.contains(&p.channel.as_str())
+            {
                 channels.push(p.channel.as_str());
             }
         }
@@ -377,7 +394,8 @@ fn apply(
                     call.arguments = s.clone();
                 }
             }
-            let in_args = |x: &Target| matches!(x, Target::Arguments(i, j, _) if *i == m && *j == c);
+            let in_args =
+                |x: &Target| matches!(x, Target::Arguments(i, j, _) if *i == m && *j == c);
             if touched(&in_args) {
                 if let Some(v) = args_json
                     .get_mut(m)

@@ -180,4 +180,3 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 }
-

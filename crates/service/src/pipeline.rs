@@ -28,7 +28,11 @@ pub struct Invocation {
 }
 
 /// Runs a chat invocation through every stage.
-pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Result<Invocation, Error> {
+pub async fn invoke(
+    svc: &Service,
+    call: Call<'_>,
+    mut chat: ChatRequest,
+) -> Result<Invocation, Error> {
     let Call {
         caller,
         slot,
@@ -46,12 +50,18 @@ pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Res
         .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
     let name = model.resource().name.clone();
     let system_high = svc.config.system_high();
-    let accredited = |input: &scif_labels::Label| {
-        system_high.dominates(input) && provider.accepts(&name, input)
-    };
+    let accredited =
+        |input: &scif_labels::Label| system_high.dominates(input) && provider.accepts(&name, input);
 
     // 2. flow
-    let flow = flow::flow(svc, caller, declared_input_label.as_ref(), &model, &accredited, slot)?;
+    let flow = flow::flow(
+        svc,
+        caller,
+        declared_input_label.as_ref(),
+        &model,
+        &accredited,
+        slot,
+    )?;
 
     // 3. admit
     let permit = admit::admit(svc, caller, &model, slot)?;
@@ -72,14 +82,24 @@ pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Res
     let inspection = inspect::input(&policy, &mut chat, Some(&input_ceiling));
     if !inspection.channels.is_empty() {
         if let Some(slot) = slot {
-            let channels: Vec<Value> = inspection.channels.iter().map(|c| Value::from(*c)).collect();
+            let channels: Vec<Value> = inspection
+                .channels
+                .iter()
+                .map(|c| Value::from(*c))
+                .collect();
             slot.update(|e| {
-                e.detail.insert("inspected_channels".into(), Value::from(channels));
+                e.detail
+                    .insert("inspected_channels".into(), Value::from(channels));
             });
         }
     }
     if let Some(message) = inspection.blocked {
-        crate::guardrails::log_spillage(&caller.principal.id, &name, Source::Input, &inspection.detections);
+        crate::guardrails::log_spillage(
+            &caller.principal.id,
+            &name,
+            Source::Input,
+            &inspection.detections,
+        );
         {
             let mut r = lock(&report);
             r.input = inspection.detections;
@@ -155,18 +175,34 @@ pub async fn invoke(svc: &Service, call: Call<'_>, mut chat: ChatRequest) -> Res
 /// Counts the prompt tokens of a request without generating: authorized like an invocation
 /// (the caller must be allowed to use the model, and to hold the declared input label), but
 /// nothing leaves scif, so no intent is recorded and no limit is charged.
-pub async fn count_tokens(svc: &Service, call: Call<'_>, chat: ChatRequest) -> Result<(usize, Flow), Error> {
-    let model = authorize::model(svc, call.caller, Action::InvokeModel, &chat.model, call.slot)?;
+pub async fn count_tokens(
+    svc: &Service,
+    call: Call<'_>,
+    chat: ChatRequest,
+) -> Result<(usize, Flow), Error> {
+    let model = authorize::model(
+        svc,
+        call.caller,
+        Action::InvokeModel,
+        &chat.model,
+        call.slot,
+    )?;
     let provider = svc
         .providers
         .for_model(&model.resource().name)
         .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
     let name = model.resource().name.clone();
     let system_high = svc.config.system_high();
-    let accredited = |input: &scif_labels::Label| {
-        system_high.dominates(input) && provider.accepts(&name, input)
-    };
-    let flow = flow::flow(svc, call.caller, call.declared_input_label.as_ref(), &model, &accredited, call.slot)?;
+    let accredited =
+        |input: &scif_labels::Label| system_high.dominates(input) && provider.accepts(&name, input);
+    let flow = flow::flow(
+        svc,
+        call.caller,
+        call.declared_input_label.as_ref(),
+        &model,
+        &accredited,
+        call.slot,
+    )?;
     let n = provider.count_tokens(&chat).await?;
     Ok((n, flow))
 }

@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use futures::{Stream, StreamExt};
 use scif_authz::Action;
 use scif_provider::{
@@ -37,20 +36,6 @@ use types::*;
 /// The header the Anthropic SDKs send on every request.
 pub const VERSION_HEADER: &str = "anthropic-version";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/messages", post(messages))
-        .route("/v1/messages/count_tokens", post(count_tokens))
-}
-
-/// Whether a request speaks the Anthropic dialect: its own routes, and the shared model
-/// listing when the caller sends `anthropic-version`.
-pub fn is_anthropic(path: &str, headers: &HeaderMap) -> bool {
-    path == "/v1/messages"
-        || path.starts_with("/v1/messages/")
-        || (path.starts_with("/v1/models") && headers.contains_key(VERSION_HEADER))
-}
-
 /// An error in Anthropic's envelope, from the one error code.
 pub struct AnthropicError(pub ApiError);
 
@@ -63,9 +48,10 @@ impl<E: Into<ApiError>> From<E> for AnthropicError {
 /// Anthropic's error type for an error.
 pub fn error_type(e: &ApiError) -> &'static str {
     match e {
-        ApiError::InvalidRequest { .. }
-        | ApiError::Conflict(_)
-        | ApiError::MethodNotAllowed(_) => "invalid_request_error",
+        ApiError::Denied { shown, .. } => error_type(shown),
+        ApiError::InvalidRequest { .. } | ApiError::Conflict(_) | ApiError::MethodNotAllowed(_) => {
+            "invalid_request_error"
+        }
         ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) | ApiError::NotFound(_) => {
             "not_found_error"
         }
@@ -98,7 +84,7 @@ impl IntoResponse for AnthropicError {
 /// Renders every error response on an Anthropic request in Anthropic's shape, from the
 /// typed error the response carries (never by re-reading a body), and adds `request-id`.
 pub async fn dialect(req: Request, next: Next) -> Response {
-    if !is_anthropic(req.uri().path(), req.headers()) {
+    if crate::routes::dialect(&req) != crate::routes::Dialect::Anthropic {
         return next.run(req).await;
     }
     let request_id = req
@@ -128,7 +114,9 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn parse_body(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     if body.is_empty() {
-        return Err(invalid("The request body is empty; expected a JSON object."));
+        return Err(invalid(
+            "The request body is empty; expected a JSON object.",
+        ));
     }
     serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
@@ -173,9 +161,9 @@ pub fn decode(req: MessagesRequest, count_only: bool) -> Result<(ChatRequest, bo
         return Err(invalid("messages: at least one message is required"));
     }
     let unit = |name: &str, v: Option<f64>| match v {
-        Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => Err(invalid(format!(
-            "{name}: must be between 0 and 1"
-        ))),
+        Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => {
+            Err(invalid(format!("{name}: must be between 0 and 1")))
+        }
         _ => Ok(()),
     };
     unit("temperature", req.temperature)?;
@@ -185,7 +173,9 @@ pub fn decode(req: MessagesRequest, count_only: bool) -> Result<(ChatRequest, bo
     }
     let stop = req.stop_sequences.unwrap_or_default();
     if stop.iter().any(|s| s.is_empty()) {
-        return Err(invalid("stop_sequences: each stop sequence must be non-empty"));
+        return Err(invalid(
+            "stop_sequences: each stop sequence must be non-empty",
+        ));
     }
     let mut messages = Vec::new();
     match &req.system {
@@ -230,7 +220,9 @@ pub fn decode(req: MessagesRequest, count_only: bool) -> Result<(ChatRequest, bo
                     }
                     text.push_str(&t);
                 }
-                Block::ToolUse { id, name, input, .. } => {
+                Block::ToolUse {
+                    id, name, input, ..
+                } => {
                     if m.role != "assistant" {
                         return Err(invalid(format!(
                             "{at}: tool_use blocks may only appear in assistant messages"
@@ -265,7 +257,9 @@ pub fn decode(req: MessagesRequest, count_only: bool) -> Result<(ChatRequest, bo
                     let mut content = match content {
                         None => String::new(),
                         Some(ToolResultContent::Text(t)) => t,
-                        Some(ToolResultContent::Blocks(b)) => text_of_blocks(&b, &format!("{at}.content"))?,
+                        Some(ToolResultContent::Blocks(b)) => {
+                            text_of_blocks(&b, &format!("{at}.content"))?
+                        }
                     };
                     if is_error == Some(true) {
                         content = format!("Error: {content}");
@@ -301,10 +295,14 @@ pub fn decode(req: MessagesRequest, count_only: bool) -> Result<(ChatRequest, bo
             )));
         }
         if t.name.is_empty() || t.name.len() > 128 {
-            return Err(invalid(format!("tools.{i}.name: must be 1 to 128 characters")));
+            return Err(invalid(format!(
+                "tools.{i}.name: must be 1 to 128 characters"
+            )));
         }
         if !t.input_schema.is_object() {
-            return Err(invalid(format!("tools.{i}.input_schema: must be a JSON Schema object")));
+            return Err(invalid(format!(
+                "tools.{i}.input_schema: must be a JSON Schema object"
+            )));
         }
         tools.push(ToolSpec {
             name: t.name,
@@ -380,7 +378,7 @@ fn requested_guardrails(headers: &HeaderMap) -> Result<Vec<Requested>, ApiError>
     }
 }
 
-async fn messages(
+pub async fn messages(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
@@ -510,7 +508,7 @@ fn sse(
     Sse::new(head.chain(body)).keep_alive(KeepAlive::default())
 }
 
-async fn count_tokens(
+pub async fn count_tokens(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
@@ -566,9 +564,14 @@ pub async fn list(state: &AppState, caller: &scif_access::Caller, slot: Option<&
             e.detail.insert("returned".into(), n.into());
         });
     }
-    let first = data.first().and_then(|m| m["id"].as_str().map(str::to_owned));
-    let last = data.last().and_then(|m| m["id"].as_str().map(str::to_owned));
-    Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last})).into_response()
+    let first = data
+        .first()
+        .and_then(|m| m["id"].as_str().map(str::to_owned));
+    let last = data
+        .last()
+        .and_then(|m| m["id"].as_str().map(str::to_owned));
+    Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
+        .into_response()
 }
 
 /// `GET /v1/models/{id}` for Anthropic clients.

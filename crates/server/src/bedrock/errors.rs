@@ -35,7 +35,7 @@ fn error_type(status: StatusCode, code: Option<&str>) -> (&'static str, StatusCo
 }
 
 pub async fn dialect(req: Request, next: Next) -> Response {
-    if !super::is_bedrock_path(req.uri().path()) {
+    if crate::routes::dialect(&req) != crate::routes::Dialect::Bedrock {
         return next.run(req).await;
     }
     let request_id = req

@@ -27,8 +27,8 @@ use super::{prepare, validation};
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
-use crate::openai::RawBody;
 use crate::guard::FlowHeader as _;
+use crate::openai::RawBody;
 use crate::AppState;
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 //! only translates. Errors leave in Bedrock's shape (see [`errors`]).
 
 pub mod errors;
-mod invoke;
+pub mod invoke;
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -14,8 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use scif_authz::Action;
 use scif_provider::{ChatEvent, ChatMessage, ChatRequest, FinishReason, SamplingParams};
@@ -25,35 +24,10 @@ use serde_json::{json, Map, Value};
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
+use crate::guard::FlowHeader as _;
 use crate::guardrails::Requested;
 use crate::openai::OpenAiJson;
-use crate::guard::FlowHeader as _;
 use crate::{guard, AppState};
-
-/// Paths of the Bedrock dialect (runtime and control plane).
-pub fn is_bedrock_path(path: &str) -> bool {
-    path.starts_with("/model/")
-        || path.starts_with("/guardrail/")
-        || path == "/foundation-models"
-        || path.starts_with("/foundation-models/")
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/model/{model_id}/converse", post(converse))
-        .route("/model/{model_id}/converse-stream", post(converse_stream))
-        .route("/model/{model_id}/invoke", post(invoke::invoke))
-        .route(
-            "/model/{model_id}/invoke-with-response-stream",
-            post(invoke::invoke_stream),
-        )
-        .route(
-            "/guardrail/{guardrail_id}/version/{version}/apply",
-            post(apply_guardrail),
-        )
-        .route("/foundation-models", get(list_models))
-        .route("/foundation-models/{model_id}", get(get_model))
-}
 
 /// A model id as Bedrock clients send it: a scif model name, or a foundation-model ARN in the
 /// `aws`, `aws-us-gov`, `aws-iso` or `aws-iso-b` partition.
@@ -97,7 +71,7 @@ fn caller_region(caller: &scif_access::Caller) -> String {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ConverseRequest {
+pub struct ConverseRequest {
     messages: Vec<Message>,
     #[serde(default)]
     system: Vec<Map<String, Value>>,
@@ -570,7 +544,7 @@ async fn collect_with_calls(mut events: scif_provider::ChatStream) -> Result<Col
     }
 }
 
-async fn converse(
+pub async fn converse(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
@@ -615,7 +589,7 @@ async fn converse(
     Ok(resp)
 }
 
-async fn converse_stream(
+pub async fn converse_stream(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
@@ -749,7 +723,7 @@ fn summary(region: &str, m: &scif_provider::ModelInfo) -> Value {
 }
 
 /// `ListFoundationModels`: the models the caller may see, and no others.
-async fn list_models(State(state): State<AppState>, caller: CallerExt) -> Json<Value> {
+pub async fn list_models(State(state): State<AppState>, caller: CallerExt) -> Json<Value> {
     let region = caller_region(&caller);
     let data: Vec<Value> = state
         .providers
@@ -762,7 +736,7 @@ async fn list_models(State(state): State<AppState>, caller: CallerExt) -> Json<V
 }
 
 /// `GetFoundationModel`: like a missing model for one above the caller's clearance.
-async fn get_model(
+pub async fn get_model(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,
@@ -783,7 +757,7 @@ async fn get_model(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ApplyGuardrailRequest {
+pub struct ApplyGuardrailRequest {
     source: String,
     content: Vec<Map<String, Value>>,
     output_scope: Option<String>,
@@ -792,7 +766,7 @@ struct ApplyGuardrailRequest {
 /// `ApplyGuardrail`: evaluates text with a guardrail version, without a model. Allowed to any
 /// principal the policies let invoke models; spillage is checked against the caller's
 /// clearance.
-async fn apply_guardrail(
+pub async fn apply_guardrail(
     State(state): State<AppState>,
     caller: CallerExt,
     slot: Option<Extension<Slot>>,

@@ -16,8 +16,8 @@ use super::OpenAiJson;
 use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
-use crate::guardrails::Requested;
 use crate::guard::FlowHeader as _;
+use crate::guardrails::Requested;
 use crate::AppState;
 
 /// Names guardrails to apply to a request: `id[:version]`, comma-separated (version defaults to

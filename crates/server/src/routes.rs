@@ -1,0 +1,311 @@
+//! The route table: every route scif serves, declared once with its dialect, whether it is
+//! public (served without a credential) and recorded (an audit event), and the action the
+//! audit trail names for it. The router is built from this table, and the layers (the
+//! authentication and audit layers, each dialect's error renderer) read the declaration of
+//! the route a request matched, never a list of path prefixes of their own.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, Method};
+
+/// An HTTP method of a declared route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+impl Verb {
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+        }
+    }
+}
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use scif_authz::Action;
+
+use crate::AppState;
+
+/// The wire dialect of a route: which error shape and which codecs it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    Bedrock,
+    Anthropic,
+    /// `/admin/v1`: scif's own API (errors in the OpenAI shape).
+    Admin,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    Operations,
+    /// OpenAI, or Anthropic when the caller sends `anthropic-version` (the shared
+    /// `GET /v1/models`).
+    Negotiated,
+}
+
+/// One route's declaration.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Verb,
+    /// The path template (axum's syntax); for `prefix` routes, the prefix.
+    pub path: &'static str,
+    pub dialect: Dialect,
+    /// Served without a credential.
+    pub public: bool,
+    /// Every request becomes an audit event (or, for invocations, two).
+    pub recorded: bool,
+    /// The action the audit trail names from the start; the handler's own authorization
+    /// refines it (admin operations name theirs from the operation).
+    pub action: Option<Action>,
+    /// A mount point whose routes are declared by their module (the admin API).
+    pub prefix: bool,
+}
+
+const fn route(
+    method: Verb,
+    path: &'static str,
+    dialect: Dialect,
+    action: Option<Action>,
+) -> Route {
+    Route {
+        method,
+        path,
+        dialect,
+        public: false,
+        recorded: true,
+        action,
+        prefix: false,
+    }
+}
+
+/// A probe: public and unrecorded (it carries no identity and changes nothing).
+const fn probe(path: &'static str) -> Route {
+    Route {
+        method: Verb::Get,
+        path,
+        dialect: Dialect::Operations,
+        public: false,
+        recorded: false,
+        action: None,
+        prefix: false,
+    }
+    .public()
+}
+
+/// A mount point whose module declares its routes.
+const fn mount(path: &'static str, dialect: Dialect) -> Route {
+    Route {
+        method: Verb::Get,
+        path,
+        dialect,
+        public: false,
+        recorded: true,
+        action: None,
+        prefix: true,
+    }
+}
+
+impl Route {
+    const fn public(mut self) -> Route {
+        self.public = true;
+        self
+    }
+}
+
+use Dialect::*;
+
+/// Every route. Adding one here and in [`handler`] is all a route needs.
+pub static TABLE: &[Route] = &[
+    route(
+        Verb::Post,
+        "/v1/chat/completions",
+        OpenAi,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Get,
+        "/v1/models",
+        Negotiated,
+        Some(Action::ListModels),
+    ),
+    route(
+        Verb::Get,
+        "/v1/models/{id}",
+        Negotiated,
+        Some(Action::ReadModel),
+    ),
+    route(
+        Verb::Post,
+        "/v1/messages",
+        Anthropic,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/v1/messages/count_tokens",
+        Anthropic,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/model/{model_id}/converse",
+        Bedrock,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/model/{model_id}/converse-stream",
+        Bedrock,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/model/{model_id}/invoke",
+        Bedrock,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/model/{model_id}/invoke-with-response-stream",
+        Bedrock,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Post,
+        "/guardrail/{guardrail_id}/version/{version}/apply",
+        Bedrock,
+        Some(Action::InvokeModel),
+    ),
+    route(
+        Verb::Get,
+        "/foundation-models",
+        Bedrock,
+        Some(Action::ListModels),
+    ),
+    route(
+        Verb::Get,
+        "/foundation-models/{model_id}",
+        Bedrock,
+        Some(Action::ReadModel),
+    ),
+    route(Verb::Get, "/metrics", Operations, Some(Action::ReadMetrics)),
+    probe("/healthz"),
+    probe("/readyz"),
+    mount("/admin/v1", Admin),
+];
+
+/// The handler of a declared route.
+fn handler(r: &Route) -> Option<MethodRouter<AppState>> {
+    use crate::{anthropic, bedrock, health, metrics, openai};
+    match r.path {
+        "/v1/chat/completions" => Some(post(openai::chat::chat_completions)),
+        "/v1/models" => Some(get(openai::models::list)),
+        "/v1/models/{id}" => Some(get(openai::models::get)),
+        "/v1/messages" => Some(post(anthropic::messages)),
+        "/v1/messages/count_tokens" => Some(post(anthropic::count_tokens)),
+        "/model/{model_id}/converse" => Some(post(bedrock::converse)),
+        "/model/{model_id}/converse-stream" => Some(post(bedrock::converse_stream)),
+        "/model/{model_id}/invoke" => Some(post(bedrock::invoke::invoke)),
+        "/model/{model_id}/invoke-with-response-stream" => {
+            Some(post(bedrock::invoke::invoke_stream))
+        }
+        "/guardrail/{guardrail_id}/version/{version}/apply" => Some(post(bedrock::apply_guardrail)),
+        "/foundation-models" => Some(get(bedrock::list_models)),
+        "/foundation-models/{model_id}" => Some(get(bedrock::get_model)),
+        "/metrics" => Some(get(metrics::handler)),
+        "/healthz" => Some(get(health::healthz)),
+        "/readyz" => Some(get(health::readyz)),
+        // The table's own test proves every declared route has a handler.
+        _ => None,
+    }
+}
+
+/// The router of every declared route.
+pub fn router() -> Router<AppState> {
+    TABLE.iter().fold(Router::new(), |r, route| {
+        if route.prefix {
+            r.nest(route.path, crate::admin::routes())
+        } else {
+            r.route(route.path, handler(route).unwrap_or_default())
+        }
+    })
+}
+
+/// The declaration of the route `req` matched (`None` for an unknown route).
+pub fn of(req: &Request) -> Option<&'static Route> {
+    let matched = req.extensions().get::<MatchedPath>()?.as_str();
+    TABLE
+        .iter()
+        .find(|r| !r.prefix && r.path == matched && r.method.method() == req.method())
+        .or_else(|| {
+            TABLE
+                .iter()
+                .find(|r| r.prefix && matched.starts_with(r.path))
+        })
+}
+
+/// The dialect a request speaks: its route's, negotiated by `anthropic-version` where the
+/// route is shared. A request that matched no route is answered in the dialect whose
+/// namespace its path is in (so that an unknown Bedrock operation gets a Bedrock error).
+pub fn dialect(req: &Request) -> Dialect {
+    let declared = of(req).map(|r| r.dialect).unwrap_or_else(|| {
+        let p = req.uri().path();
+        if p.starts_with("/model/")
+            || p.starts_with("/guardrail/")
+            || p.starts_with("/foundation-models")
+        {
+            Bedrock
+        } else if p.starts_with("/v1/messages") {
+            Anthropic
+        } else if p.starts_with("/admin/") {
+            Admin
+        } else {
+            Negotiated
+        }
+    });
+    negotiate(declared, req.headers())
+}
+
+fn negotiate(d: Dialect, headers: &HeaderMap) -> Dialect {
+    match d {
+        Negotiated if headers.contains_key(crate::anthropic::VERSION_HEADER) => Anthropic,
+        Negotiated => OpenAi,
+        other => other,
+    }
+}
+
+/// Whether a request is served without a credential (only declared public routes are).
+pub fn is_public(req: &Request) -> bool {
+    of(req).is_some_and(|r| r.public)
+}
+
+/// Whether a request is recorded in the audit trail (every request but declared probes).
+pub fn is_recorded(req: &Request) -> bool {
+    of(req).is_none_or(|r| r.recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_route_has_a_handler_and_appears_once() {
+        for (i, r) in TABLE.iter().enumerate() {
+            assert!(
+                r.prefix || handler(r).is_some(),
+                "{:?} {} has no handler",
+                r.method,
+                r.path
+            );
+            assert!(
+                !TABLE[..i]
+                    .iter()
+                    .any(|o| o.path == r.path && o.method == r.method),
+                "{} declared twice",
+                r.path
+            );
+            // Only probes are public, and public routes are exactly the unrecorded ones.
+            assert_eq!(r.public, !r.recorded, "{}", r.path);
+        }
+    }
+}
