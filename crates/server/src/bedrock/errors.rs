@@ -1,7 +1,8 @@
 //! Bedrock's error shape for every response on a Bedrock path, whichever layer produced it:
 //! status, `x-amzn-ErrorType: <Name>`, body `{"message": "..."}`, and `x-amzn-RequestId` on
-//! every response. Errors are made once, as [`crate::error::ApiError`]s, and translated here,
-//! so the OpenAI and Bedrock dialects cannot drift apart.
+//! every response. Errors are made once, as [`crate::error::ApiError`]s, which travel with
+//! the response; this layer renders the typed error (it never re-reads an OpenAI body), so
+//! the dialects cannot drift apart. Which requests are Bedrock's is the route table's word.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
@@ -9,6 +10,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::request_id::RequestId;
+
+use crate::error::ApiError;
 
 /// Set on a response by a layer that knows the exact AWS error (SigV4 failures).
 #[derive(Debug, Clone)]
@@ -54,16 +57,38 @@ pub async fn dialect(req: Request, next: Next) -> Response {
     resp
 }
 
+/// The error code a typed error renders with (the route-not-found case is told apart).
+fn code_of(e: &ApiError) -> Option<&'static str> {
+    match e {
+        ApiError::Denied { shown, .. } => code_of(shown),
+        ApiError::UnknownRoute(_) => Some("unknown_url"),
+        _ => None,
+    }
+}
+
 async fn translate(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     let aws = parts.extensions.remove::<AwsError>();
-    let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let message = parsed["error"]["message"]
-        .as_str()
-        .unwrap_or("The request failed.")
-        .to_owned();
-    let code = parsed["error"]["code"].as_str();
+    // Rendered from the typed error the response carries; only a response made without one
+    // (none of scif's own) falls back to its body.
+    let (message, code) = match parts.extensions.remove::<ApiError>() {
+        Some(e) => (
+            e.openai_body()["error"]["message"]
+                .as_str()
+                .unwrap_or("The request failed.")
+                .to_owned(),
+            code_of(&e),
+        ),
+        None => {
+            let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
+            let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let message = parsed["error"]["message"]
+                .as_str()
+                .unwrap_or("The request failed.")
+                .to_owned();
+            (message, None)
+        }
+    };
     let (mut kind, status) = error_type(parts.status, code);
     let mut message = message;
     if let Some(a) = aws {
