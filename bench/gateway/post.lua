@@ -1,13 +1,22 @@
 -- wrk script for bench/gateway/run.sh: one chat completion per request over keep-alive
 -- connections, and a done() that prints one machine-readable JSON line (prefixed "BENCH_JSON ").
--- Environment: BENCH_AUTH (the Authorization header value; empty: none), BENCH_TARGET,
--- BENCH_PHASE, BENCH_CONNECTIONS (copied into the JSON line).
+-- Environment: BENCH_AUTH (the credential header's value; empty: none), BENCH_AUTH_HEADER
+-- (its name; default Authorization), BENCH_BODY (the request body; default an OpenAI chat
+-- completion), BENCH_TARGET, BENCH_PHASE, BENCH_CONNECTIONS (copied into the JSON line).
 wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}],"max_tokens":8}'
+local body = os.getenv("BENCH_BODY") or ""
+if body == "" then
+  body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}],"max_tokens":8}'
+end
+wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("BENCH_AUTH") or ""
 if auth ~= "" then
-  wrk.headers["Authorization"] = auth
+  local name = os.getenv("BENCH_AUTH_HEADER") or ""
+  if name == "" then
+    name = "Authorization"
+  end
+  wrk.headers[name] = auth
 end
 
 local function str(s)

@@ -11,6 +11,11 @@ NAMES = {
     "scif": "scif (as shipped: fsync audit)",
     "scif-interval": "scif (audit durability = interval)",
     "scif-limiter": "scif (fsync audit + rpm limiter)",
+    "scif-guardrail": "scif (fsync audit + every guardrail detector)",
+    "scif-anthropic": "scif, Anthropic POST /v1/messages (fsync audit)",
+    "scif-anthropic-interval": "scif, Anthropic POST /v1/messages (interval audit)",
+    "base": "scif before (fsync audit; SCIF_BASELINE_BIN)",
+    "base-interval": "scif before (interval audit; SCIF_BASELINE_BIN)",
     "litellm": "LiteLLM proxy",
 }
 
@@ -108,7 +113,7 @@ def main(path):
         lu, la = best["litellm"]
         print()
         for t in targets:
-            if not t.startswith("scif") or t not in best:
+            if not (t.startswith("scif") or t.startswith("base")) or t not in best:
                 continue
             su, sa = best[t]
             if su and lu:

@@ -15,7 +15,11 @@
 #   STEPS           concurrency steps of the throughput search ["1 2 4 8 16 32 64"]
 #   P99_LIMIT_MS    p99 bound of the throughput search [10]
 #   TARGETS         which targets, in order ["mock scif scif-interval scif-limiter litellm"];
-#                   also scif-guardrail (every guardrail detector on, attached to the model)
+#                   also scif-guardrail (every guardrail detector on, attached to the model),
+#                   scif-anthropic and scif-anthropic-interval (POST /v1/messages with
+#                   x-api-key), and base, base-interval (the binary SCIF_BASELINE_BIN, e.g. an
+#                   earlier commit's build, for before/after in one run)
+#   SCIF_BASELINE_BIN  the scif binary the base targets run
 #   SKIP_BUILD=1    don't run cargo build first
 #   SCIF_BENCH_LITELLM_VENV  LiteLLM virtualenv, created with pip on first use
 #                   [~/.cache/scif/litellm-venv]
@@ -107,9 +111,22 @@ check_chat() { # check_chat NAME URL AUTH: one request must answer 200 with a co
   fi
 }
 
+ANTHROPIC_BODY='{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"hello there"}]}'
+check_messages() { # check_messages NAME URL KEY: one Anthropic request must answer 200 with content
+  local name="$1" url="$2" key="$3" code
+  code="$(curl -s -o "$WORK/check.json" -w '%{http_code}' --max-time 30 -X POST "$url" \
+    -H 'Content-Type: application/json' -H "x-api-key: $key" -H 'anthropic-version: 2023-06-01' \
+    -d "$ANTHROPIC_BODY" || true)"
+  if [ "$code" != 200 ] || ! grep -q '"content"' "$WORK/check.json"; then
+    log "$name: check request answered $code: $(head -c 500 "$WORK/check.json")"
+    return 1
+  fi
+}
+
 run_wrk() { # run_wrk TARGET PHASE CONNECTIONS SECONDS URL AUTH
   local target="$1" phase="$2" conns="$3" secs="$4" url="$5" auth="$6" line
   BENCH_TARGET="$target" BENCH_PHASE="$phase" BENCH_CONNECTIONS="$conns" BENCH_AUTH="$auth" \
+    BENCH_BODY="${BENCH_BODY:-}" BENCH_AUTH_HEADER="${BENCH_AUTH_HEADER:-}" \
     wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/post.lua" "$url" >"$WORK/wrk.out" 2>&1 &
   WRK_PID=$!  # waited on in the background so that a signal interrupts the wait at once
   wait "$WRK_PID" || { WRK_PID=; log "wrk failed:"; cat "$WORK/wrk.out" >&2; return 1; }
@@ -178,8 +195,10 @@ check_chat mock "$MOCK_URL" ""
 log "mock upstream on 127.0.0.1:$MOCK_PORT"
 
 # --- targets -------------------------------------------------------------------------------
-run_scif() { # run_scif TARGET [extra scif.toml text]; environment of scif serve from SCIF_ENV
+run_scif() { # run_scif TARGET [extra scif.toml text]; environment of scif serve from SCIF_ENV,
+  # the binary from SCIF_RUN (default the one built here), the route from ROUTE (chat or messages)
   local target="$1" extra="${2:-}" dir="$WORK/$1" port key pid
+  local SCIF="${SCIF_RUN:-$SCIF}"
   mkdir -p "$dir"
   cat >"$dir/scif.toml" <<TOML
 [security]
@@ -214,9 +233,16 @@ TOML
     --data-dir "$dir" --listen "127.0.0.1:$port"
   pid=$LAST_PID
   wait_http "$pid" "$target" "http://127.0.0.1:$port/readyz" 60
-  check_chat "$target" "http://127.0.0.1:$port/v1/chat/completions" "Bearer $key"
-  log "$target on 127.0.0.1:$port (pid $pid)"
-  measure "$target" "http://127.0.0.1:$port/v1/chat/completions" "Bearer $key"
+  if [ "${ROUTE:-chat}" = messages ]; then
+    check_messages "$target" "http://127.0.0.1:$port/v1/messages" "$key"
+    log "$target on 127.0.0.1:$port (pid $pid), POST /v1/messages"
+    BENCH_BODY="$ANTHROPIC_BODY" BENCH_AUTH_HEADER=x-api-key \
+      measure "$target" "http://127.0.0.1:$port/v1/messages" "$key"
+  else
+    check_chat "$target" "http://127.0.0.1:$port/v1/chat/completions" "Bearer $key"
+    log "$target on 127.0.0.1:$port (pid $pid)"
+    measure "$target" "http://127.0.0.1:$port/v1/chat/completions" "Bearer $key"
+  fi
   stop "$pid"
 }
 
@@ -245,8 +271,14 @@ for t in $TARGETS; do
 name = "rpm"
 scope = "principal"
 requests_per_minute = 100000000' ;;
+    scif-anthropic) SCIF_ENV="" ROUTE=messages run_scif scif-anthropic ;;
+    scif-anthropic-interval) SCIF_ENV="SCIF_AUDIT_DURABILITY=interval" ROUTE=messages run_scif scif-anthropic-interval ;;
+    base|base-interval)
+      [ -x "${SCIF_BASELINE_BIN:-}" ] || { log "$t needs SCIF_BASELINE_BIN (an earlier build of scif)"; exit 2; }
+      env_for=""; [ "$t" = base-interval ] && env_for="SCIF_AUDIT_DURABILITY=interval"
+      SCIF_ENV="$env_for" SCIF_RUN="$SCIF_BASELINE_BIN" run_scif "$t" ;;
     litellm) run_litellm ;;
-    *) log "unknown target $t (known: mock scif scif-interval scif-guardrail scif-limiter litellm)"; exit 2 ;;
+    *) log "unknown target $t (known: mock scif scif-interval scif-guardrail scif-limiter scif-anthropic scif-anthropic-interval base base-interval litellm)"; exit 2 ;;
   esac
 done
 stop "$MOCK_PID"

@@ -293,7 +293,7 @@ impl Access {
             groups: new.groups,
             accesses: new.accesses,
             disabled: false,
-            created_at: scif_registry::now_rfc3339(),
+            created_at: scif_time::now_rfc3339_secs(),
         };
         let record = self.validated(record)?;
         // No granting a clearance one does not hold: the new account's label is its clearance.
@@ -626,7 +626,7 @@ impl Access {
         )?;
         let authorizer = scif_authz::Authorizer::new(self.system_high().clone(), text)
             .map_err(|e| AdminError::Invalid(e.to_string()))?;
-        let created_at = scif_registry::now_rfc3339();
+        let created_at = scif_time::now_rfc3339_secs();
         let by = actor.name();
         let version = self.store.insert_policies(text, &created_at, &by).await?;
         self.install(version, authorizer);
@@ -770,7 +770,7 @@ pub async fn record_local_change(
     resource: String,
 ) -> Result<(), StoreError> {
     let event = serde_json::json!({
-        "time": scif_registry::now_rfc3339(),
+        "time": scif_time::now_rfc3339_secs(),
         "principal": "local operator",
         "auth_method": "local_operator",
         "action": action,

@@ -76,7 +76,7 @@ impl Access {
             None => {
                 let text = scif_authz::DEFAULT_POLICIES.to_owned();
                 let v = store
-                    .insert_policies(&text, &scif_registry::now_rfc3339(), "scif (defaults)")
+                    .insert_policies(&text, &scif_time::now_rfc3339_secs(), "scif (defaults)")
                     .await?;
                 (v, text)
             }

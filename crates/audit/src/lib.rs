@@ -142,4 +142,6 @@ pub use record::{
 };
 pub use segment::{list_segments, parse_segment_file_name, segment_file_name};
 pub use verify::{verify, verify_with, Break, VerifyOptions, VerifyReport};
-pub use writer::{Durability, OpenReport, Receipt, Trail, TrailConfig, TrailStats, MAX_BATCH};
+pub use writer::{
+    Durability, OpenReport, Receipt, Trail, TrailConfig, TrailStats, DEFERRED_SYNC, MAX_BATCH,
+};

@@ -274,9 +274,13 @@ impl Future for Receipt {
 // ---------------------------------------------------------------- handle
 
 #[allow(clippy::large_enum_variant)] // nearly every message is an Append
+/// The longest a deferred append waits for an fsync (see [`Trail::append_deferred`]).
+pub const DEFERRED_SYNC: Duration = Duration::from_millis(5);
+
 enum Msg {
-    /// The event in canonical form, encoded by the appending thread.
-    Append(String, Completer),
+    /// The event in canonical form, encoded by the appending thread; `true`: deferred (see
+    /// [`Trail::append_deferred`]).
+    Append(String, Completer, bool),
     Close(mpsc::Sender<Result<(), AuditError>>),
 }
 
@@ -411,6 +415,7 @@ impl Trail {
             events_since_cp: 0,
             last_cp: Instant::now(),
             dirty: false,
+            deferred_since: None,
             last_sync: Instant::now(),
             state: state.clone(),
             cfg,
@@ -465,6 +470,19 @@ impl Trail {
     /// callers waiting on their receipts). The receipt resolves once the record is committed
     /// (per [`Durability`]), or fails if the trail is unhealthy or closed.
     pub fn append(&self, e: Event) -> Receipt {
+        self.enqueue(e, false)
+    }
+
+    /// Appends an event that need not be synced on its own: with `durability = "fsync"` it is
+    /// written at once (its receipt resolves then, in chain order) and made durable by the next
+    /// synced append, a checkpoint, or at most [`DEFERRED_SYNC`] later, so that it does not
+    /// cost an fsync of its own. For records that follow a durable one (an invocation's
+    /// completion after its intent); with `interval` durability it is like [`Trail::append`].
+    pub fn append_deferred(&self, e: Event) -> Receipt {
+        self.enqueue(e, true)
+    }
+
+    fn enqueue(&self, e: Event, deferred: bool) -> Receipt {
         if let Some(msg) = self.inner.state.failure() {
             return Receipt::ready(Err(AuditError::Unhealthy(msg)));
         }
@@ -481,7 +499,7 @@ impl Trail {
         let _ = self
             .inner
             .tx
-            .send(Msg::Append(event, Completer(Some(slot))));
+            .send(Msg::Append(event, Completer(Some(slot)), deferred));
         receipt
     }
 
@@ -556,6 +574,8 @@ struct Writer {
     events_since_cp: u64,
     last_cp: Instant,
     dirty: bool,
+    /// When the oldest deferred append not yet synced was written.
+    deferred_since: Option<Instant>,
     last_sync: Instant,
     state: Arc<State>,
 }
@@ -578,12 +598,12 @@ impl Writer {
                 let mut batch = Vec::new();
                 let mut close = None;
                 match first {
-                    Msg::Append(e, c) => batch.push((e, c)),
+                    Msg::Append(e, c, d) => batch.push((e, c, d)),
                     Msg::Close(r) => close = Some(r),
                 }
                 while close.is_none() && batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(Msg::Append(e, c)) => batch.push((e, c)),
+                        Ok(Msg::Append(e, c, d)) => batch.push((e, c, d)),
                         Ok(Msg::Close(r)) => close = Some(r),
                         Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                     }
@@ -631,6 +651,12 @@ impl Writer {
                 consider(t);
             }
         }
+        if let Some(t) = self
+            .deferred_since
+            .and_then(|t| t.checked_add(DEFERRED_SYNC))
+        {
+            consider(t);
+        }
         dl.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
@@ -662,11 +688,20 @@ impl Writer {
                 if let Err(e) = self.sync() {
                     self.state.fail(e);
                 }
+                return;
+            }
+        }
+        if self.dirty && self.deferred_since.is_some_and(|t| due(t, DEFERRED_SYNC)) {
+            if let Err(e) = self.sync() {
+                self.state.fail(e);
             }
         }
     }
 
-    fn commit(&mut self, batch: Vec<(String, Completer)>) {
+    fn commit(&mut self, batch: Vec<(String, Completer, bool)>) {
+        // Deferred appends alone do not pay for an fsync (see `Trail::append_deferred`).
+        let urgent = batch.iter().any(|(_, _, deferred)| !deferred);
+        let batch: Vec<(String, Completer)> = batch.into_iter().map(|(e, c, _)| (e, c)).collect();
         if let Some(msg) = self.state.failure() {
             for (_, c) in batch {
                 c.complete(Err(AuditError::Unhealthy(msg.clone())));
@@ -703,7 +738,11 @@ impl Writer {
         let res = res
             .and_then(|()| self.write(&buf))
             .and_then(|()| match self.cfg.durability {
-                Durability::Fsync => self.sync(),
+                Durability::Fsync if urgent => self.sync(),
+                Durability::Fsync => {
+                    self.deferred_since.get_or_insert_with(Instant::now);
+                    Ok(())
+                }
                 Durability::FlushEvery(d) => {
                     if self.last_sync.elapsed() >= d {
                         self.sync()
@@ -806,6 +845,7 @@ impl Writer {
             self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
         self.dirty = false;
+        self.deferred_since = None;
         self.last_sync = Instant::now();
         Ok(())
     }

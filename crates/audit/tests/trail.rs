@@ -796,3 +796,31 @@ fn a_second_writer_is_refused_until_the_first_closes() {
     let (second, _) = scif_audit::Trail::open(cfg, key).unwrap();
     second.close().unwrap();
 }
+
+#[test]
+fn deferred_appends_ride_on_the_next_fsync() {
+    let d = tempfile::tempdir().unwrap();
+    let (t, _) = Trail::open(cfg(d.path()), key()).unwrap();
+    assert_eq!(t.append(ev(1)).wait().unwrap(), 1);
+    let synced = t.stats().fsyncs;
+    // A deferred append is written (its receipt resolves, in chain order) without an fsync
+    // of its own; the next ordinary append's fsync covers both.
+    let (r2, r3) = (t.append_deferred(ev(2)), t.append(ev(3)));
+    assert_eq!((r2.wait().unwrap(), r3.wait().unwrap()), (2, 3));
+    assert!(t.stats().fsyncs <= synced + 1, "{:?}", t.stats());
+    // Alone, a deferred append is still synced, soon after.
+    assert_eq!(t.append_deferred(ev(4)).wait().unwrap(), 4);
+    let before = t.stats().fsyncs;
+    let mut waited = 0;
+    while t.stats().fsyncs == before && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    assert!(
+        t.stats().fsyncs > before,
+        "the deferred append was never synced"
+    );
+    t.close().unwrap();
+    let r = verify(d.path(), None, Some(&pubkey())).unwrap();
+    assert_eq!(r.events, 4);
+}

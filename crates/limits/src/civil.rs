@@ -2,35 +2,7 @@
 //! Hinnant's `days_from_civil` / `civil_from_days`. Enough for UTC day and month boundaries
 //! without a date-time dependency.
 
-/// Days since 1970-01-01 of the date `y`-`m`-`d` (`m` in 1..=12, `d` in 1..=31).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400; // [0, 399]
-    let m = i64::from(m);
-    let d = i64::from(d);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
-    let doy = (153 * mp + 2) / 5 + d - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-/// The date (year, month 1..=12, day 1..=31) of day `z` since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097; // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-                                                   // Both are in range by construction; the fallbacks are unreachable.
-    let d = u32::try_from(d).unwrap_or(1);
-    let m = u32::try_from(m).unwrap_or(1);
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use scif_time::civil::{civil_from_days, days_from_civil};
 
 /// The first day (days since 1970-01-01) of the month after the one holding day `z`, and
 /// the index (year * 12 + month - 1) of the month holding `z`.

@@ -1,12 +1,11 @@
 //! Providers: where chat completions come from. One trait, [`Provider`], one module per
-//! implementation: the embedded engine ([`local::LocalProvider`]) here, remote
+//! implementation: the embedded engine in `scif-local`, remote
 //! OpenAI-compatible backends (vLLM, TGI, llama.cpp, Ollama) in `scif-gateway`.
 //!
 //! Providers speak the neutral types of this crate, never a wire dialect: the server translates
 //! OpenAI and Bedrock requests into [`ChatRequest`] and [`ChatEvent`]s back out.
 
 pub mod conformance;
-pub mod local;
 
 use std::pin::Pin;
 
@@ -14,7 +13,36 @@ use async_trait::async_trait;
 use futures::Stream;
 use serde::Serialize;
 
-pub use scif_engine::SamplingParams;
+/// How to sample the next token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: usize,
+    pub seed: Option<u64>,
+    /// Multiplicative penalty (llama.cpp / CTRL style) on tokens already seen; 1.0 is off.
+    pub repetition_penalty: f32,
+    /// OpenAI-style additive penalties, -2.0..=2.0; 0.0 is off.
+    pub frequency_penalty: f32,
+    pub presence_penalty: f32,
+    /// Keep generating through end-of-turn tokens (benchmarks need fixed lengths).
+    pub ignore_eos: bool,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            seed: None,
+            repetition_penalty: 1.0,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            ignore_eos: false,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatMessage {

@@ -181,57 +181,14 @@ fn copy_hashing(src: &Path, dir: &Path) -> Result<(String, u64, PathBuf), Regist
     Ok((hex::encode(h.finalize()), size, tmp))
 }
 
-/// Current UTC time as RFC 3339, without a date-time dependency.
+/// Current UTC time as RFC 3339, to the second (scif's one time module).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    scif_time::now_rfc3339_secs()
 }
 
-/// Parse `YYYY-MM-DDTHH:MM:SSZ` back to Unix seconds (0 if malformed).
+/// Parse an RFC 3339 time back to Unix seconds (0 if malformed).
 pub fn rfc3339_to_unix(s: &str) -> u64 {
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (Some(y), Some(m), Some(d), Some(hh), Some(mm), Some(ss)) = (
-        num(0..4),
-        num(5..7),
-        num(8..10),
-        num(11..13),
-        num(14..16),
-        num(17..19),
-    ) else {
-        return 0;
-    };
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).unwrap_or(0)
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    scif_time::rfc3339_to_unix(s)
 }
 
 #[cfg(test)]
@@ -256,10 +213,11 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_818), (2026, 12, 31));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn times_round_trip() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-12-31T00:00:00Z".len());
+        assert!(rfc3339_to_unix(&now) > 1_700_000_000);
+        assert_eq!(rfc3339_to_unix("2000-02-29T00:00:00Z"), 11_016 * 86_400);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use scif_engine::{Engine, EngineOptions};
-use scif_provider::local::{LocalModel, LocalProvider};
+use scif_local::{LocalModel, LocalProvider};
 use scif_provider::ModelInfo;
 use scif_server::{AppState, Providers};
 use scif_store::Store;

@@ -4,9 +4,11 @@
 //! event ([`audit_event`], `invoke_model_complete`), the usage record ([`usage_record`]) and
 //! the token metrics ([`observe`]). The limit permit is charged the tokens used.
 //!
-//! A whole (non-streamed) answer does not leave before its completion event is durable (the
-//! transport awaits it through the request's slot); a streamed one cannot wait, since its
-//! tokens are already with the caller, so its completion joins the trail's next batch.
+//! A whole (non-streamed) answer does not leave before its completion event is written to the
+//! trail (the transport awaits it through the request's slot); a streamed one cannot wait,
+//! since its tokens are already with the caller, so its completion joins the trail's next
+//! batch. Either way the completion is a deferred append: it is made durable by the next fsync
+//! (at most `scif_audit::DEFERRED_SYNC` later), so an invocation costs one fsync, its intent's.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -340,7 +342,9 @@ impl Tracker {
         if rec.intent_seq.is_none() {
             return;
         }
-        let receipt = auditor.trail.append(audit_event(&rec, auditor));
+        // The intent is durable already; the completion rides on the next fsync (at most
+        // `scif_audit::DEFERRED_SYNC` later) instead of paying for one of its own.
+        let receipt = auditor.trail.append_deferred(audit_event(&rec, auditor));
         let whole = !self.base.stream || outcome == Outcome::ProviderError;
         if whole && outcome != Outcome::ClientClosed {
             // The answer waits for its record.

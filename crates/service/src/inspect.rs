@@ -19,6 +19,8 @@
 use scif_guardrails::policy::{apply_masks, Ceiling, Detection, Policy, Source};
 use scif_guardrails::Action;
 use scif_provider::ChatRequest;
+#[cfg(test)]
+use serde_json::json;
 use serde_json::Value;
 
 /// Where a piece of inspected content came from (for the audit trail: channel names, never
@@ -486,5 +488,160 @@ pub fn evaluate_json(
         blocked,
         output: v.to_string(),
         detections,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use scif_guardrails::policy::{Guardrail, GuardrailSpec, Kind};
+    use scif_provider::{ChatMessage, SamplingParams, ToolCall, ToolSpec};
+
+    fn policy(action: &str) -> Policy {
+        let json = format!(
+            r#"{{"name":"g","blockedInputMessaging":"no","blockedOutputsMessaging":"no",
+            "sensitiveInformationPolicyConfig":{{"piiEntitiesConfig":[
+              {{"type":"US_SOCIAL_SECURITY_NUMBER","action":"{action}"}}]}}}}"#
+        );
+        let g = Guardrail {
+            id: "g".into(),
+            version: 1,
+            spec: GuardrailSpec::from_json(json.as_bytes()).unwrap(),
+        };
+        Policy::new(&[&g]).unwrap()
+    }
+
+    fn msg(role: &str, content: &str) -> ChatMessage {
+        ChatMessage {
+            role: role.into(),
+            content: content.into(),
+            ..Default::default()
+        }
+    }
+
+    fn req(messages: Vec<ChatMessage>, tools: Vec<ToolSpec>) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            messages,
+            sampling: SamplingParams::default(),
+            max_tokens: None,
+            stop: vec![],
+            stream: false,
+            input_label: scif_labels::Label::unclassified(),
+            tools,
+            tool_choice: None,
+        }
+    }
+
+    /// Spillage ceiling: UNCLASSIFIED only.
+    fn unclassified(l: &scif_labels::Label) -> bool {
+        scif_labels::Label::unclassified().dominates(l)
+    }
+
+    fn tool(description: &str, schema: Value) -> ToolSpec {
+        ToolSpec {
+            name: "lookup".into(),
+            description: Some(description.into()),
+            parameters: schema,
+        }
+    }
+
+    #[test]
+    fn markings_in_tool_definitions_are_spillage() {
+        let p = policy("BLOCK");
+        let mut r = req(
+            vec![msg("user", "hello")],
+            vec![tool(
+                "Looks up SECRET//NOFORN records",
+                json!({"type": "object"}),
+            )],
+        );
+        let i = input(&p, &mut r, Some(&unclassified));
+        assert!(i.blocked.is_some() && i.channels == ["tool_description"]);
+        let mut r = req(
+            vec![msg("user", "hello")],
+            vec![tool(
+                "plain",
+                json!({"type": "object", "properties": {"q": {"description": "(S//NF) target"}}}),
+            )],
+        );
+        let i = input(&p, &mut r, Some(&unclassified));
+        assert!(i.blocked.is_some() && i.channels == ["tool_schema"]);
+    }
+
+    #[test]
+    fn entities_cross_message_boundaries() {
+        let p = policy("BLOCK");
+        for (a, b) in [
+            ("my number is 536-22-", "8741"),
+            ("my number is 536-22", "-8741"),
+            ("Here is my SSN:", "536228741"),
+        ] {
+            let mut r = req(vec![msg("user", a), msg("user", b)], vec![]);
+            let i = input(&p, &mut r, None);
+            assert!(i.blocked.is_some(), "{a:?} + {b:?}");
+            assert!(i.detections.iter().any(|d| matches!(d.kind, Kind::Pii(_))));
+        }
+        let mut r = req(
+            vec![msg("user", "room 536"), msg("user", "floor 22")],
+            vec![],
+        );
+        assert!(input(&p, &mut r, None).blocked.is_none());
+    }
+
+    #[test]
+    fn json_is_decoded_and_masked_back_in_place() {
+        let p = policy("ANONYMIZE");
+        let mut calls = msg("assistant", "");
+        calls.tool_calls = vec![ToolCall {
+            id: "c1".into(),
+            name: "file".into(),
+            arguments: r#"{"ssn":"\u0035\u0033\u0036-22-8741","n":2}"#.into(),
+        }];
+        let mut r = req(
+            vec![
+                msg("user", "file it"),
+                calls,
+                ChatMessage {
+                    role: "tool".into(),
+                    content: r#"{"result":{"ssn":"536-22-8741"}}"#.into(),
+                    tool_call_id: Some("c1".into()),
+                    ..Default::default()
+                },
+            ],
+            vec![],
+        );
+        let i = input(&p, &mut r, None);
+        assert!(i.blocked.is_none() && i.detections.len() == 2, "{i:?}");
+        let args: Value = serde_json::from_str(&r.messages[1].tool_calls[0].arguments).unwrap();
+        assert_eq!(args, json!({"ssn": "{US_SOCIAL_SECURITY_NUMBER}", "n": 2}));
+        let result: Value = serde_json::from_str(&r.messages[2].content).unwrap();
+        assert_eq!(
+            result,
+            json!({"result": {"ssn": "{US_SOCIAL_SECURITY_NUMBER}"}})
+        );
+        // A value split across two messages is masked in both.
+        let mut r = req(
+            vec![msg("user", "my number is 536-22-"), msg("user", "8741 ok")],
+            vec![],
+        );
+        input(&p, &mut r, None);
+        assert!(!r.messages[0].content.contains("536") && !r.messages[1].content.contains("8741"));
+        assert!(r.messages[1].content.ends_with(" ok"));
+    }
+
+    #[test]
+    fn output_tool_arguments_are_judged_decoded() {
+        let p = policy("BLOCK");
+        let o = evaluate_json(
+            &p,
+            r#"{"x":"SECRET//NOFORN"}"#,
+            Source::Output,
+            Some(&unclassified),
+        );
+        assert!(o.blocked);
+        let o = evaluate_json(&p, r#"{"x":"fine"}"#, Source::Output, Some(&unclassified));
+        assert!(!o.blocked && o.output == r#"{"x":"fine"}"#);
     }
 }

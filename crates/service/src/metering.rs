@@ -102,31 +102,7 @@ async fn write(store: Store, shared: std::sync::Weak<Shared>) {
     }
 }
 
-/// Unix milliseconds and the UTC date of `t`.
-pub fn stamp(t: SystemTime) -> (i64, String) {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    (ms, utc_date(ms.div_euclid(86_400_000)))
-}
-
-/// `YYYY-MM-DD` of a day number since 1970-01-01.
-pub fn utc_date(days: i64) -> String {
-    let (y, m, d) = scif_limits::civil::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Day number since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn days_of(date: &str) -> Option<i64> {
-    let mut it = date.splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(scif_limits::civil::days_from_civil(y, m, d))
-}
+pub use scif_time::{days_of, stamp, utc_date};
 
 /// Counts this month's stored usage against the day and month budgets, so that a restart
 /// does not hand everyone a fresh budget.

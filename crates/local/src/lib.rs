@@ -1,4 +1,5 @@
-//! The embedded engine as a provider: each model runs in its own [`Engine`].
+//! The embedded engine as a provider: each model runs in its own [`Engine`]. Its own crate, so
+//! that the provider trait (`scif-provider`) does not depend on the engine.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -9,10 +10,24 @@ use futures::StreamExt;
 use scif_engine::{Engine, GenerationEvent, SubmitError, TemplateMessage};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::{
-    ChatEvent, ChatRequest, FinishReason, ModelInfo, ModelLoad, Provider, ProviderError, Started,
-    Usage,
+use scif_provider::{
+    ChatEvent, ChatRequest, FinishReason, ModelInfo, ModelLoad, Provider, ProviderError,
+    SamplingParams, Started, Usage,
 };
+
+/// The engine's sampling parameters for a provider request's.
+fn sampling(p: &SamplingParams) -> scif_engine::SamplingParams {
+    scif_engine::SamplingParams {
+        temperature: p.temperature,
+        top_p: p.top_p,
+        top_k: p.top_k,
+        seed: p.seed,
+        repetition_penalty: p.repetition_penalty,
+        frequency_penalty: p.frequency_penalty,
+        presence_penalty: p.presence_penalty,
+        ignore_eos: p.ignore_eos,
+    }
+}
 
 pub struct LocalModel {
     pub info: ModelInfo,
@@ -128,7 +143,7 @@ impl Provider for LocalProvider {
             .map_err(|e| ProviderError::Internal(e.to_string()))?;
         let rx = m
             .engine
-            .submit(prompt, req.sampling, req.max_tokens, req.stop)
+            .submit(prompt, sampling(&req.sampling), req.max_tokens, req.stop)
             .map_err(|e| match e {
                 SubmitError::QueueFull => ProviderError::Overloaded {
                     retry_after_secs: self.retry_after_secs,

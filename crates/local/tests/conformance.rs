@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use scif_engine::{Engine, EngineOptions};
-use scif_provider::local::{LocalModel, LocalProvider};
+use scif_local::{LocalModel, LocalProvider};
 use scif_provider::ModelInfo;
 
 fn model_path() -> PathBuf {
