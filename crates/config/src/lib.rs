@@ -186,6 +186,122 @@ pub struct LimitConfig {
     pub tokens_per_month: Option<u64>,
 }
 
+/// A classification marking (banner form), parsed when the configuration is read, so that
+/// every consumer holds a [`scif_labels::Label`] and none parses (or falls back) again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marking(scif_labels::Label);
+
+impl Marking {
+    pub fn parse(banner: &str) -> Result<Marking, scif_labels::MarkingError> {
+        scif_labels::Label::parse_banner(banner).map(Marking)
+    }
+
+    pub fn label(&self) -> &scif_labels::Label {
+        &self.0
+    }
+}
+
+impl From<scif_labels::Label> for Marking {
+    fn from(l: scif_labels::Label) -> Self {
+        Marking(l)
+    }
+}
+
+impl Serialize for Marking {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.banner())
+    }
+}
+
+impl<'de> Deserialize<'de> for Marking {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Marking::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("not a valid banner marking: {e}")))
+    }
+}
+
+/// A marking that may be left empty (`""`: not set).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OptionalMarking(Option<Marking>);
+
+impl OptionalMarking {
+    pub fn label(&self) -> Option<&scif_labels::Label> {
+        self.0.as_ref().map(Marking::label)
+    }
+}
+
+impl Serialize for OptionalMarking {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(m) => m.serialize(s),
+            None => s.serialize_str(""),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OptionalMarking {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Ok(OptionalMarking(None));
+        }
+        Marking::parse(&text)
+            .map(|m| OptionalMarking(Some(m)))
+            .map_err(|e| serde::de::Error::custom(format!("not a valid banner marking: {e}")))
+    }
+}
+
+/// When an audit event counts as recorded (`audit.durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// On disk (fsync'd) before it is acknowledged; concurrent events share one fsync.
+    #[default]
+    Fsync,
+    /// Acknowledged once written; fsync'd every `audit.flush_interval_ms`.
+    Interval,
+}
+
+/// What of prompts and completions the audit trail records (`audit.prompts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptRecording {
+    #[default]
+    None,
+    Sha256,
+    Full,
+}
+
+/// Client certificates (`tls.client_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    #[default]
+    None,
+    Optional,
+    Required,
+}
+
+impl std::fmt::Display for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientAuth::None => "none",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Required => "required",
+        })
+    }
+}
+
+/// Log output (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// The audit trail: append-only, hash-chained, signed segments in a directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -197,7 +313,7 @@ pub struct AuditConfig {
     /// "fsync": an event is on disk before the response it describes is sent (concurrent
     /// requests share one fsync). "interval": acknowledged once written, fsync'd every
     /// `flush_interval_ms`; a power loss may lose that much acknowledged history.
-    pub durability: String,
+    pub durability: Durability,
     /// With durability = "interval", the longest time between fsyncs.
     pub flush_interval_ms: u64,
     /// Start a new segment above this size.
@@ -210,7 +326,7 @@ pub struct AuditConfig {
     pub checkpoint_every_secs: u64,
     /// What of prompts and completions is recorded: "none", "sha256", or "full" (the text, for
     /// sites whose rules require it).
-    pub prompts: String,
+    pub prompts: PromptRecording,
 }
 
 impl Default for AuditConfig {
@@ -218,13 +334,13 @@ impl Default for AuditConfig {
         Self {
             dir: String::new(),
             node: String::new(),
-            durability: "fsync".into(),
+            durability: Durability::Fsync,
             flush_interval_ms: 50,
             segment_max_mb: 64,
             segment_max_age_hours: 24,
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
-            prompts: "none".into(),
+            prompts: PromptRecording::None,
         }
     }
 }
@@ -245,7 +361,7 @@ pub struct TlsConfig {
     pub crl_files: Vec<String>,
     /// "none", "optional" (verified when sent; callers may use API keys or tokens instead) or
     /// "required" (no connection without a valid client certificate).
-    pub client_auth: String,
+    pub client_auth: ClientAuth,
 }
 
 impl Default for TlsConfig {
@@ -255,7 +371,7 @@ impl Default for TlsConfig {
             key_file: String::new(),
             client_ca_file: String::new(),
             crl_files: Vec::new(),
-            client_auth: "none".into(),
+            client_auth: ClientAuth::None,
         }
     }
 }
@@ -309,17 +425,17 @@ impl Default for OidcConfig {
 pub struct SecurityConfig {
     /// The highest label of data this deployment is accredited for, as a banner marking
     /// (e.g. "SECRET//NOFORN"). Models labelled above it are refused at import and at start.
-    pub system_high: String,
+    pub system_high: Marking,
     /// The label of a request's input when the caller declares none (`x-scif-input-label`).
     /// Empty: the caller's clearance, the conservative choice.
-    pub default_input_label: String,
+    pub default_input_label: OptionalMarking,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
-            system_high: "UNCLASSIFIED".into(),
-            default_input_label: String::new(),
+            system_high: Marking(scif_labels::Label::unclassified()),
+            default_input_label: OptionalMarking::default(),
         }
     }
 }
@@ -372,7 +488,7 @@ pub struct LogConfig {
     /// `tracing` filter directive, e.g. "info" or "scif_server=debug".
     pub level: String,
     /// "text" or "json".
-    pub format: String,
+    pub format: LogFormat,
 }
 
 impl Default for ServerConfig {
@@ -413,7 +529,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".into(),
-            format: "text".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -512,37 +628,13 @@ impl Config {
         if self.engine.prefill_chunk == 0 {
             return invalid("engine.prefill_chunk", "must be at least 1");
         }
-        if let Err(e) = scif_labels::Label::parse_banner(&self.security.system_high) {
-            return invalid(
-                "security.system_high",
-                &format!("not a valid banner marking: {e}"),
-            );
-        }
-        if !self.security.default_input_label.is_empty() {
-            match scif_labels::Label::parse_banner(&self.security.default_input_label) {
-                Err(e) => {
-                    return invalid(
-                        "security.default_input_label",
-                        &format!("not a valid banner marking: {e}"),
-                    )
-                }
-                Ok(l) if !self.system_high().dominates(&l) => {
-                    return invalid(
-                        "security.default_input_label",
-                        "is above security.system_high",
-                    )
-                }
-                Ok(_) => {}
+        if let Some(l) = self.security.default_input_label.label() {
+            if !self.system_high().dominates(l) {
+                return invalid(
+                    "security.default_input_label",
+                    "is above security.system_high",
+                );
             }
-        }
-        if !matches!(
-            self.tls.client_auth.as_str(),
-            "none" | "optional" | "required"
-        ) {
-            return invalid(
-                "tls.client_auth",
-                "expected \"none\", \"optional\" or \"required\"",
-            );
         }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             return invalid(
@@ -550,10 +642,10 @@ impl Config {
                 "tls.cert_file and tls.key_file are set together",
             );
         }
-        if self.tls.client_auth != "none" && self.tls.cert_file.is_empty() {
+        if self.tls.client_auth != ClientAuth::None && self.tls.cert_file.is_empty() {
             return invalid("tls.client_auth", "client certificates need tls.cert_file");
         }
-        if self.tls.client_auth != "none" && self.tls.client_ca_file.is_empty() {
+        if self.tls.client_auth != ClientAuth::None && self.tls.client_ca_file.is_empty() {
             return invalid(
                 "tls.client_ca_file",
                 "client certificates need a CA bundle to verify them against",
@@ -567,20 +659,11 @@ impl Config {
                 "OIDC needs oidc.audience and oidc.jwks_file as well",
             );
         }
-        if !matches!(self.audit.durability.as_str(), "fsync" | "interval") {
-            return invalid("audit.durability", "expected \"fsync\" or \"interval\"");
-        }
-        if !matches!(self.audit.prompts.as_str(), "none" | "sha256" | "full") {
-            return invalid("audit.prompts", "expected \"none\", \"sha256\" or \"full\"");
-        }
         if self.audit.segment_max_mb == 0 || self.audit.checkpoint_every_events == 0 {
             return invalid(
                 "audit.segment_max_mb",
                 "audit.segment_max_mb and audit.checkpoint_every_events must be at least 1",
             );
-        }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return invalid("log.format", "expected \"text\" or \"json\"");
         }
         self.validate_gateway()
     }
@@ -723,10 +806,14 @@ impl Config {
         }
     }
 
-    /// The deployment's system high (validated at load).
+    /// The deployment's system high (parsed at load: there is no fallback).
     pub fn system_high(&self) -> scif_labels::Label {
-        scif_labels::Label::parse_banner(&self.security.system_high)
-            .unwrap_or_else(|_| scif_labels::Label::unclassified())
+        self.security.system_high.label().clone()
+    }
+
+    /// The label of an undeclared input; `None`: the caller's clearance.
+    pub fn default_input_label(&self) -> Option<scif_labels::Label> {
+        self.security.default_input_label.label().cloned()
     }
 
     /// Kernel threads, resolving 0 to the available cores.
@@ -783,13 +870,29 @@ fn set_path(root: &mut toml::Table, key: &str, raw: &str, var: &str) -> Result<(
     Ok(())
 }
 
+/// Where in the file an error is: its line and, when the line sets a key, the dotted key
+/// (`security.system_high`), found from the line and the section header above it.
 fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(r) => {
-            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
-            format!(" (line {line})")
-        }
-        None => String::new(),
+    let Some(r) = span else {
+        return String::new();
+    };
+    let at = r.start.min(text.len());
+    let line = text[..at].matches('\n').count() + 1;
+    let this = text.lines().nth(line - 1).unwrap_or("");
+    let key = this
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty());
+    let section = text[..at]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    match (key, section) {
+        (Some(k), Some(s)) if !k.contains('.') => format!(" (line {line}, key {s}.{k})"),
+        (Some(k), _) => format!(" (line {line}, key {k})"),
+        _ => format!(" (line {line})"),
     }
 }
 
@@ -867,6 +970,57 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.engine.models, vec!["a", "b"]);
         assert_eq!(cfg.log.level, "debug");
+    }
+
+    #[test]
+    fn the_loaded_configuration_is_typed() {
+        let cfg = Config::from_toml(
+            "scif.toml",
+            "[security]\nsystem_high = \"SECRET//NOFORN\"\ndefault_input_label = \"CONFIDENTIAL\"\n\
+             [audit]\nprompts = \"sha256\"\ndurability = \"interval\"\n[log]\nformat = \"json\"",
+            env(&[("SCIF_TLS_CLIENT_AUTH", "none")]),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.system_high(),
+            scif_labels::Label::parse_banner("SECRET//NOFORN").unwrap()
+        );
+        assert_eq!(
+            cfg.default_input_label(),
+            Some(scif_labels::Label::parse_banner("CONFIDENTIAL").unwrap())
+        );
+        assert_eq!(cfg.audit.prompts, PromptRecording::Sha256);
+        assert_eq!(cfg.audit.durability, Durability::Interval);
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        // Empty means unset, never a fallback label.
+        let cfg = Config::from_toml(
+            "scif.toml",
+            "[security]\ndefault_input_label = \"\"",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(cfg.default_input_label(), None);
+        for (toml, key) in [
+            ("[audit]\nprompts = \"all\"", "audit.prompts"),
+            ("[tls]\nclient_auth = \"maybe\"", "tls.client_auth"),
+            (
+                "[security]\ndefault_input_label = \"SECRETT\"",
+                "security.default_input_label",
+            ),
+        ] {
+            let err = Config::from_toml("scif.toml", toml, env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let err = Config::from_toml(
+            "scif.toml",
+            "",
+            env(&[("SCIF_SECURITY_SYSTEM_HIGH", "SECRETT")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a valid banner marking"), "{err}");
     }
 
     #[test]

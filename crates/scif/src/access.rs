@@ -13,11 +13,7 @@ pub async fn open(cfg: &Config, store: Store) -> anyhow::Result<Access> {
     let pepper = scif_access::load_or_create_pepper(&cfg.storage.data_dir)
         .map_err(|e| anyhow::anyhow!(e))?;
     let keys = ApiKeys::new(ApiKeys::DEFAULT_PREFIX, &pepper)?;
-    let default_input_label = Some(&cfg.security.default_input_label)
-        .filter(|l| !l.is_empty())
-        .map(|l| scif_labels::Label::parse_banner(l))
-        .transpose()
-        .context("security.default_input_label")?;
+    let default_input_label = cfg.default_input_label();
     let vault_key = scif_access::load_or_create_secret(&cfg.storage.data_dir, "sigv4-secret-key")
         .map_err(|e| anyhow::anyhow!(e))?;
     let vault = scif_access::sigv4::Vault::new(&vault_key).map_err(|e| anyhow::anyhow!(e))?;
@@ -81,7 +77,7 @@ pub fn tls(cfg: &Config) -> anyhow::Result<Option<Arc<scif_tls::ServerConfig>>> 
             .filter(|f| !f.is_empty())
             .map(Into::into),
         crl_files: t.crl_files.iter().map(Into::into).collect(),
-        require_client_cert: t.client_auth == "required",
+        require_client_cert: t.client_auth == scif_config::ClientAuth::Required,
     };
     Ok(Some(scif_tls::server_config(&settings)?))
 }

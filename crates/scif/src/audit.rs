@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use scif_audit::{Durability, Event, Filter, Trail, TrailConfig};
 use scif_config::Config;
-use scif_server::audit::{Auditor, PromptRecording};
+use scif_server::audit::Auditor;
 use scif_server::AppState;
 
 use crate::{load_config, out, CommonArgs};
@@ -54,19 +54,21 @@ pub fn open_trail(cfg: &Config) -> anyhow::Result<Auditor> {
     tc.max_segment_age = Duration::from_secs(a.segment_max_age_hours.saturating_mul(3600).max(1));
     tc.checkpoint_every_events = a.checkpoint_every_events;
     tc.checkpoint_every = Duration::from_secs(a.checkpoint_every_secs.max(1));
-    tc.durability = match a.durability.as_str() {
-        "interval" => Durability::FlushEvery(Duration::from_millis(a.flush_interval_ms.max(1))),
-        _ => Durability::Fsync,
+    tc.durability = match a.durability {
+        scif_config::Durability::Interval => {
+            Durability::FlushEvery(Duration::from_millis(a.flush_interval_ms.max(1)))
+        }
+        scif_config::Durability::Fsync => Durability::Fsync,
     };
     let (trail, report) = Trail::open(tc, key)
         .with_context(|| format!("audit trail in {}", cfg.audit_dir().display()))?;
     if report.recovered {
         tracing::warn!(truncated_bytes = report.truncated_bytes, last_seq = report.last_seq, recovery_event = ?report.recovery_event_seq, "audit trail recovered after an unclean stop (a torn last record was truncated; earlier records untouched)");
     }
-    tracing::info!(dir = %cfg.audit_dir().display(), public_key = %public, last_seq = report.last_seq, durability = %a.durability, "audit trail open");
+    tracing::info!(dir = %cfg.audit_dir().display(), public_key = %public, last_seq = report.last_seq, durability = ?a.durability, "audit trail open");
     Ok(Auditor {
         trail,
-        prompts: PromptRecording::parse(&a.prompts),
+        prompts: a.prompts,
     })
 }
 
@@ -86,7 +88,7 @@ pub async fn lifecycle(auditor: &Auditor, action: &str, state: &AppState) -> any
     );
     detail.insert(
         "system_high".into(),
-        state.config.security.system_high.clone().into(),
+        state.config.system_high().banner().into(),
     );
     detail.insert(
         "policy_version".into(),

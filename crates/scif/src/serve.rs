@@ -13,7 +13,7 @@ use crate::{load_config, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = load_config(&args.common, args.listen.as_deref())?;
-    init_logging(&cfg.log.level, &cfg.log.format);
+    init_logging(&cfg.log.level, cfg.log.format);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %cfg.storage.data_dir.display(), "starting scif");
     // Settings that can fail are checked before anything slow or anything printed once.
     let tls = crate::access::tls(&cfg)?;
@@ -237,7 +237,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-fn init_logging(level: &str, format: &str) {
+fn init_logging(level: &str, format: scif_config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
@@ -245,7 +245,7 @@ fn init_logging(level: &str, format: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if format == "json" {
+    if format == scif_config::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

@@ -9,8 +9,7 @@
 //! trail cannot take it, the response is replaced by a 503: nothing the trail did not record is
 //! answered (fail closed). A model invocation is recorded by the pipeline itself
 //! (`scif_service::intent` and `account`): `invoke_model` before the prompt leaves, then
-//! `invoke_model_complete` when the answer ends; this layer then writes no third event, and
-//! holds a whole answer until its completion is durable.
+//! `invoke_model_complete` when the answer ends; this layer then writes no third event.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -67,10 +66,10 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     req.extensions_mut().insert(slot.clone());
     let started = Instant::now();
     let resp = next.run(req).await;
-    // An invocation recorded its intent before the provider saw the prompt, and its
-    // completion when the answer ended; a whole answer waits here for that completion.
+    // An invocation recorded its intent before the provider saw the prompt, and queues its
+    // completion when the answer ends: nothing more to write here.
     let recorded = if slot.recorded_by_pipeline() {
-        slot.settle().await
+        Ok(())
     } else {
         let status = resp.status().as_u16();
         let fallback = match status {

@@ -129,7 +129,7 @@ async fn site() -> Site {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut cfg = scif_config::Config::default();
     cfg.storage.data_dir = dir.path().to_path_buf();
-    cfg.security.system_high = "SECRET".into();
+    cfg.security.system_high = scif_config::Marking::parse("SECRET").unwrap();
     let store = scif_store::Store::open(dir.path())
         .await
         .unwrap_or_else(|e| panic!("{e}"));

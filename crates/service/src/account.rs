@@ -4,11 +4,11 @@
 //! event ([`audit_event`], `invoke_model_complete`), the usage record ([`usage_record`]) and
 //! the token metrics ([`observe`]). The limit permit is charged the tokens used.
 //!
-//! A whole (non-streamed) answer does not leave before its completion event is written to the
-//! trail (the transport awaits it through the request's slot); a streamed one cannot wait,
-//! since its tokens are already with the caller, so its completion joins the trail's next
-//! batch. Either way the completion is a deferred append: it is made durable by the next fsync
-//! (at most `scif_audit::DEFERRED_SYNC` later), so an invocation costs one fsync, its intent's.
+//! The completion event is queued on the trail before the answer is released (so it keeps its
+//! place in the chain) but the answer does not wait for it: what must be durable before
+//! anything happens is the intent, and it was, before the provider ran. The completion is a
+//! deferred append, made durable by the next fsync (at most `scif_audit::DEFERRED_SYNC` later),
+//! so an invocation costs one fsync, its intent's.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -336,7 +336,7 @@ impl Tracker {
         if let Some(meter) = &self.meter {
             meter.record(usage_record(&rec));
         }
-        let (Some(auditor), Some(slot)) = (&self.auditor, &self.slot) else {
+        let Some(auditor) = &self.auditor else {
             return;
         };
         if rec.intent_seq.is_none() {
@@ -345,11 +345,9 @@ impl Tracker {
         // The intent is durable already; the completion rides on the next fsync (at most
         // `scif_audit::DEFERRED_SYNC` later) instead of paying for one of its own.
         let receipt = auditor.trail.append_deferred(audit_event(&rec, auditor));
-        let whole = !self.base.stream || outcome == Outcome::ProviderError;
-        if whole && outcome != Outcome::ClientClosed {
-            // The answer waits for its record.
-            slot.hold_response_for(receipt);
-        } else if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        // Queued before the answer is released, so it keeps its place in the chain; the answer
+        // does not wait for it (the intent, which is, was durable before the provider ran).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 if let Err(e) = receipt.await {
                     tracing::error!(error = %e, "cannot write the audit trail");

@@ -74,7 +74,9 @@ pub async fn record(
 
 fn intent_event(auditor: &Auditor, slot: &Slot, chat: &ChatRequest) -> scif_audit::Event {
     let mut e = slot.get();
-    auditor.text(&mut e.detail, "prompt", &prompt_text(chat));
+    if auditor.records_text() {
+        auditor.text(&mut e.detail, "prompt", &prompt_text(chat));
+    }
     e.detail.insert("phase".into(), Value::from("intent"));
     if chat.stream {
         e.detail.insert("stream".into(), Value::from(true));

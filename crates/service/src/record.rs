@@ -7,31 +7,13 @@
 //! answer ends, however it ends. Every other request becomes one event, written by the
 //! transport when its answer is ready.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use scif_audit::{AuditError, Event, Trail};
 use serde_json::{Map, Value};
 
-/// What of prompts and completions goes into the trail (`audit.prompts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromptRecording {
-    None,
-    Sha256,
-    Full,
-}
-
-impl PromptRecording {
-    /// The configuration's value (validated there to be one of these three).
-    pub fn parse(s: &str) -> PromptRecording {
-        match s {
-            "sha256" => PromptRecording::Sha256,
-            "full" => PromptRecording::Full,
-            _ => PromptRecording::None,
-        }
-    }
-}
+/// What of prompts and completions goes into the trail (`audit.prompts`, typed at load).
+pub use scif_config::PromptRecording;
 
 /// The trail and how to use it.
 #[derive(Clone)]
@@ -92,14 +74,10 @@ pub struct Entry {
     pub intent_seq: Option<u64>,
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<u64, AuditError>> + Send>>;
-
 /// Shared between the stages (and the transport) of one request.
 #[derive(Clone, Default)]
 pub struct Slot {
     entry: Arc<Mutex<Entry>>,
-    /// Appends the answer must not leave before (a whole answer's completion event).
-    pending: Arc<Mutex<Vec<Pending>>>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -122,29 +100,6 @@ impl Slot {
 
     pub fn get(&self) -> Entry {
         lock(&self.entry).clone()
-    }
-
-    /// Makes the response wait for `append` (the transport awaits [`Slot::settle`]).
-    pub fn hold_response_for(
-        &self,
-        append: impl Future<Output = Result<u64, AuditError>> + Send + 'static,
-    ) {
-        lock(&self.pending).push(Box::pin(append));
-    }
-
-    /// Waits for every append the response was told to wait for; the first failure is
-    /// returned (the transport then refuses the answer: fail closed).
-    pub async fn settle(&self) -> Result<(), AuditError> {
-        let pending = std::mem::take(&mut *lock(&self.pending));
-        let mut first = Ok(());
-        for p in pending {
-            if let Err(e) = p.await {
-                if first.is_ok() {
-                    first = Err(e);
-                }
-            }
-        }
-        first
     }
 
     /// Whether the pipeline has already recorded this request (intent and completion).
