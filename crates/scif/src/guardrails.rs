@@ -8,8 +8,13 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use scif_access::admin::{Actor, AdminError};
 use scif_guardrails::{Guardrail, GuardrailSpec, Policy, Source};
-use scif_store::{AttachmentRow, Store};
+use scif_service::guardrail_admin::{GuardrailAdmin, TargetKind};
+use scif_store::Store;
+
+/// Every CLI change is the local operator's.
+const LOCAL: Actor<'static> = Actor::LocalOperator;
 
 use crate::{out, CommonArgs};
 
@@ -100,31 +105,23 @@ pub struct Target {
 }
 
 impl Target {
-    fn one(&self) -> (&'static str, String) {
+    fn one(&self) -> (TargetKind, String) {
         match (&self.model, &self.principal, &self.group) {
-            (Some(m), _, _) => ("model", m.clone()),
-            (_, Some(p), _) => ("principal", p.clone()),
-            (_, _, Some(g)) => ("group", g.clone()),
-            _ => ("model", String::new()),
+            (Some(m), _, _) => (TargetKind::Model, m.clone()),
+            (_, Some(p), _) => (TargetKind::Principal, p.clone()),
+            (_, _, Some(g)) => (TargetKind::Group, g.clone()),
+            _ => (TargetKind::Model, String::new()),
         }
     }
 }
 
-async fn record(store: &Store, action: &str, resource: String) -> anyhow::Result<()> {
-    scif_access::admin::record_local_change(store, action, resource).await?;
-    Ok(())
-}
-
-/// Writes the file's guardrail as version 1 of a new guardrail, or as the next version of an
-/// existing one.
-async fn write(common: &CommonArgs, id: &str, file: &PathBuf, new: bool) -> anyhow::Result<u32> {
-    let spec = read_spec(file)?;
-    let store = crate::models::open(common).await?;
-    let v = scif_server::guardrail_admin::write_version(&store, id, &spec, "local operator", !new)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no guardrail {id:?}; create it first"))?;
-    record(&store, "manage_policies", format!("guardrail/{id}/{v}")).await?;
-    Ok(v)
+/// The one home of the operations (shared with the admin API), for the local operator.
+fn ops(store: &Store) -> GuardrailAdmin<'_> {
+    GuardrailAdmin {
+        store,
+        access: None,
+        cache: None,
+    }
 }
 
 fn read_spec(file: &PathBuf) -> anyhow::Result<GuardrailSpec> {
@@ -136,7 +133,7 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
     match cmd {
         GuardrailsCmd::List { json, common } => {
             let store = crate::models::open(&common).await?;
-            let rows = store.list_guardrails(None).await?;
+            let rows = ops(&store).list(LOCAL).await?;
             if json {
                 out(serde_json::to_string_pretty(&rows)?);
             } else {
@@ -158,15 +155,7 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
             common,
         } => {
             let store = crate::models::open(&common).await?;
-            let rows = match version {
-                Some(v) => store
-                    .get_guardrail(&id, Some(v))
-                    .await?
-                    .into_iter()
-                    .collect(),
-                None => store.list_guardrails(Some(&id)).await?,
-            };
-            anyhow::ensure!(!rows.is_empty(), "no guardrail {id:?}");
+            let rows = ops(&store).versions(LOCAL, &id, version).await?;
             let v: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| {
@@ -180,19 +169,23 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
             out(serde_json::to_string_pretty(&v)?);
         }
         GuardrailsCmd::Create { file, id, common } => {
-            let id = match id {
-                Some(id) => id,
-                None => scif_server::guardrail_admin::id_from_name(&read_spec(&file)?.name),
-            };
-            anyhow::ensure!(
-                scif_server::guardrail_admin::valid_id(&id),
-                "--id must be 1 to 64 letters, digits, '-' or '_'"
-            );
-            let v = write(&common, &id, &file, true).await?;
+            let spec = read_spec(&file)?;
+            let store = crate::models::open(&common).await?;
+            let (id, v) = ops(&store).create(LOCAL, id, &spec).await?;
             out(format!("created guardrail {id} version {v}"));
         }
         GuardrailsCmd::Update { id, file, common } => {
-            let v = write(&common, &id, &file, false).await?;
+            let spec = read_spec(&file)?;
+            let store = crate::models::open(&common).await?;
+            let v = ops(&store)
+                .add_version(LOCAL, &id, &spec)
+                .await
+                .map_err(|e| match e {
+                    AdminError::NotFound(_) => {
+                        anyhow::anyhow!("no guardrail {id:?}; create it first")
+                    }
+                    other => other.into(),
+                })?;
             out(format!("guardrail {id} version {v}"));
         }
         GuardrailsCmd::Attach {
@@ -203,43 +196,22 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
         } => {
             let (kind, name) = target.one();
             let store = crate::models::open(&common).await?;
-            let row = AttachmentRow {
-                guardrail_id: id.clone(),
-                version,
-                target_kind: kind.into(),
-                target: name.clone(),
-            };
-            anyhow::ensure!(
-                store.attach_guardrail(&row).await?,
-                "no guardrail {id:?} version {version}"
-            );
-            record(
-                &store,
-                "manage_policies",
-                format!("guardrail/{id}/{version}/{kind}/{name}"),
-            )
-            .await?;
-            out(format!("attached {id} version {version} to {kind} {name}"));
+            ops(&store).attach(LOCAL, &id, version, kind, &name).await?;
+            out(format!(
+                "attached {id} version {version} to {} {name}",
+                kind.as_str()
+            ));
         }
         GuardrailsCmd::Detach { id, target, common } => {
             let (kind, name) = target.one();
             let store = crate::models::open(&common).await?;
-            anyhow::ensure!(
-                store.detach_guardrail(&id, kind, &name).await?,
-                "{id} is not attached to {kind} {name}"
-            );
-            record(
-                &store,
-                "manage_policies",
-                format!("guardrail/{id}/{kind}/{name}"),
-            )
-            .await?;
-            out(format!("detached {id} from {kind} {name}"));
+            ops(&store).detach(LOCAL, &id, kind, &name).await?;
+            out(format!("detached {id} from {} {name}", kind.as_str()));
         }
         GuardrailsCmd::Attachments { common } => {
             let store = crate::models::open(&common).await?;
             out(serde_json::to_string_pretty(
-                &store.guardrail_attachments().await?,
+                &ops(&store).attachments(LOCAL).await?,
             )?);
         }
         GuardrailsCmd::Apply {

@@ -1,7 +1,7 @@
-//! `/admin/v1/guardrails`: create guardrails, add versions (versions are immutable), read them,
-//! and attach a version to a model, a principal or a group. Writing takes `manage_policies`;
-//! reading takes `manage_policies` or `read_audit` (an auditor must be able to read what a past
-//! request was checked against).
+//! `/admin/v1/guardrails`: the HTTP side of the guardrail operations, whose one home (shared
+//! with the CLI) is `scif_service::guardrail_admin`: create guardrails, add versions (versions
+//! are immutable), read them, and attach a version to a model, a principal or a group. Writing
+//! takes `manage_policies`; reading takes `manage_policies` or `read_audit`.
 //!
 //! | method and path | what |
 //! |---|---|
@@ -18,8 +18,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use scif_access::admin::{Actor, AdminError};
 use scif_guardrails::GuardrailSpec;
-use scif_store::{AttachmentRow, GuardrailRow};
+use scif_service::guardrail_admin::{GuardrailAdmin, TargetKind};
+use scif_store::GuardrailRow;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -38,90 +40,13 @@ pub fn routes() -> Router<AppState> {
         .route("/guardrail-attachments", get(attachments))
 }
 
-fn authorize(state: &AppState, caller: &scif_access::Caller, write: bool) -> Result<(), ApiError> {
-    let resource = scif_authz::Resource::new(
-        scif_authz::ResourceKind::System,
-        "guardrails",
-        state.config.system_high(),
-    );
-    let actions: &[scif_authz::Action] = if write {
-        &[scif_authz::Action::ManagePolicies]
-    } else {
-        &[
-            scif_authz::Action::ManagePolicies,
-            scif_authz::Action::ReadAudit,
-        ]
-    };
-    let mut last = None;
-    for a in actions {
-        let d = state.access.authorize(caller, *a, &resource);
-        if d.allowed {
-            return Ok(());
-        }
-        last = Some(d);
+/// The one home of the operations (shared with the CLI), for this request's caller.
+fn ops(state: &AppState) -> GuardrailAdmin<'_> {
+    GuardrailAdmin {
+        store: &state.store,
+        access: Some(&state.access),
+        cache: Some(&state.guardrails),
     }
-    Err(ApiError::Forbidden(
-        last.map(|d| d.denial_message()).unwrap_or_default(),
-    ))
-}
-
-fn store_err(e: scif_store::StoreError) -> ApiError {
-    match e {
-        scif_store::StoreError::Exists(what) => {
-            ApiError::Conflict(format!("{what} already exists"))
-        }
-        other => ApiError::Internal(format!("guardrail store: {other}")),
-    }
-}
-
-/// A guardrail id: what the caller chose, or the name in lowercase with `-` for anything else.
-pub fn id_from_name(name: &str) -> String {
-    let mut id: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    while id.contains("--") {
-        id = id.replace("--", "-");
-    }
-    id.trim_matches('-').chars().take(64).collect()
-}
-
-/// Whether `id` can name a guardrail.
-pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-}
-
-/// Stores `spec` as the next version of guardrail `id` (version 1 unless `must_exist`) and
-/// returns the version; `Ok(None)` when `must_exist` and there is no such guardrail.
-pub async fn write_version(
-    store: &scif_store::Store,
-    id: &str,
-    spec: &GuardrailSpec,
-    actor: &str,
-    must_exist: bool,
-) -> Result<Option<u32>, scif_store::StoreError> {
-    let text =
-        serde_json::to_string(spec).map_err(|e| scif_store::StoreError::Corrupt(e.to_string()))?;
-    store
-        .add_guardrail_version(
-            id,
-            &spec.name,
-            &text,
-            &scif_audit::time::now_rfc3339(),
-            actor,
-            must_exist,
-        )
-        .await
 }
 
 fn parse_spec(body: &[u8]) -> Result<GuardrailSpec, ApiError> {
@@ -166,21 +91,15 @@ async fn create(
     Query(q): Query<CreateQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, true)?;
     let spec = parse_spec(&body)?;
-    let id = q.id.unwrap_or_else(|| id_from_name(&spec.name));
-    if !valid_id(&id) {
-        return Err(ApiError::invalid(
-            "id must be 1 to 64 letters, digits, '-' or '_'",
-            Some("id"),
-        ));
-    }
-    let version = write_version(&state.store, &id, &spec, &caller.principal.id, false)
+    let (id, version) = ops(&state)
+        .create(Actor::Caller(&caller), q.id, &spec)
         .await
-        .map_err(store_err)?
-        .ok_or_else(|| ApiError::Internal("guardrail not created".into()))?;
+        .map_err(|e| match e {
+            AdminError::Invalid(m) => ApiError::invalid(m, Some("id")),
+            other => other.into(),
+        })?;
     note(slot, &id, Some(version));
-    tracing::info!(actor = %caller.principal.id, guardrail = %id, version, "guardrail created");
     Ok(Json(
         json!({"guardrailId": id, "version": version.to_string()}),
     ))
@@ -193,22 +112,18 @@ async fn add_version(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, true)?;
     let spec = parse_spec(&body)?;
-    let version = write_version(&state.store, &id, &spec, &caller.principal.id, true)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| ApiError::NotFound(format!("guardrail {id:?} not found")))?;
+    let version = ops(&state)
+        .add_version(Actor::Caller(&caller), &id, &spec)
+        .await?;
     note(slot, &id, Some(version));
-    tracing::info!(actor = %caller.principal.id, guardrail = %id, version, "guardrail version added");
     Ok(Json(
         json!({"guardrailId": id, "version": version.to_string()}),
     ))
 }
 
 async fn list(State(state): State<AppState>, caller: CallerExt) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, false)?;
-    let rows = state.store.list_guardrails(None).await.map_err(store_err)?;
+    let rows = ops(&state).list(Actor::Caller(&caller)).await?;
     Ok(Json(
         json!({"guardrails": rows.iter().map(|r| row_json(r, false)).collect::<Vec<_>>()}),
     ))
@@ -219,15 +134,9 @@ async fn versions(
     caller: CallerExt,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, false)?;
-    let rows = state
-        .store
-        .list_guardrails(Some(&id))
-        .await
-        .map_err(store_err)?;
-    if rows.is_empty() {
-        return Err(ApiError::NotFound(format!("guardrail {id:?} not found")));
-    }
+    let rows = ops(&state)
+        .versions(Actor::Caller(&caller), &id, None)
+        .await?;
     Ok(Json(
         json!({"guardrailId": id, "versions": rows.iter().map(|r| row_json(r, true)).collect::<Vec<_>>()}),
     ))
@@ -245,15 +154,13 @@ async fn one(
     caller: CallerExt,
     Path((id, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, false)?;
     let v = parse_version(&version)?;
-    let row = state
-        .store
-        .get_guardrail(&id, Some(v))
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| ApiError::NotFound(format!("guardrail {id:?} version {v} not found")))?;
-    Ok(Json(row_json(&row, true)))
+    let rows = ops(&state)
+        .versions(Actor::Caller(&caller), &id, Some(v))
+        .await?;
+    Ok(Json(
+        rows.first().map(|r| row_json(r, true)).unwrap_or_default(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -265,11 +172,11 @@ struct Target {
 }
 
 impl Target {
-    fn one(&self) -> Result<(&'static str, &str), ApiError> {
+    fn one(&self) -> Result<(TargetKind, &str), ApiError> {
         match (&self.model, &self.principal, &self.group) {
-            (Some(m), None, None) => Ok(("model", m)),
-            (None, Some(p), None) => Ok(("principal", p)),
-            (None, None, Some(g)) => Ok(("group", g)),
+            (Some(m), None, None) => Ok((TargetKind::Model, m)),
+            (None, Some(p), None) => Ok((TargetKind::Principal, p)),
+            (None, None, Some(g)) => Ok((TargetKind::Group, g)),
             _ => Err(ApiError::invalid(
                 "name exactly one of model, principal or group",
                 None,
@@ -294,7 +201,6 @@ async fn attach(
     Path(id): Path<String>,
     crate::openai::OpenAiJson(body): crate::openai::OpenAiJson<AttachBody>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, true)?;
     let version = match &body.version {
         Value::Number(n) => n
             .as_u64()
@@ -310,27 +216,12 @@ async fn attach(
         group: body.group,
     };
     let (kind, name) = target.one()?;
-    let row = AttachmentRow {
-        guardrail_id: id.clone(),
-        version,
-        target_kind: kind.into(),
-        target: name.into(),
-    };
-    if !state
-        .store
-        .attach_guardrail(&row)
-        .await
-        .map_err(store_err)?
-    {
-        return Err(ApiError::NotFound(format!(
-            "guardrail {id:?} version {version} not found"
-        )));
-    }
-    state.guardrails.attachments_changed();
+    ops(&state)
+        .attach(Actor::Caller(&caller), &id, version, kind, name)
+        .await?;
     note(slot, &id, Some(version));
-    tracing::info!(actor = %caller.principal.id, guardrail = %id, version, kind, target = %name, "guardrail attached");
     Ok(Json(
-        json!({"guardrailId": id, "version": version.to_string(), kind: name}),
+        json!({"guardrailId": id, "version": version.to_string(), kind.as_str(): name}),
     ))
 }
 
@@ -341,33 +232,20 @@ async fn detach(
     Path(id): Path<String>,
     Query(target): Query<Target>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, true)?;
     let (kind, name) = target.one()?;
-    if !state
-        .store
-        .detach_guardrail(&id, kind, name)
-        .await
-        .map_err(store_err)?
-    {
-        return Err(ApiError::NotFound(format!(
-            "guardrail {id:?} is not attached to {kind} {name:?}"
-        )));
-    }
-    state.guardrails.attachments_changed();
+    ops(&state)
+        .detach(Actor::Caller(&caller), &id, kind, name)
+        .await?;
     note(slot, &id, None);
-    tracing::info!(actor = %caller.principal.id, guardrail = %id, kind, target = %name, "guardrail detached");
-    Ok(Json(json!({"guardrailId": id, "detached": {kind: name}})))
+    Ok(Json(
+        json!({"guardrailId": id, "detached": {kind.as_str(): name}}),
+    ))
 }
 
 async fn attachments(
     State(state): State<AppState>,
     caller: CallerExt,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &caller, false)?;
-    let rows = state
-        .store
-        .guardrail_attachments()
-        .await
-        .map_err(store_err)?;
+    let rows = ops(&state).attachments(Actor::Caller(&caller)).await?;
     Ok(Json(json!({"attachments": rows})))
 }

@@ -789,3 +789,143 @@ async fn every_route_by_caller_answers_in_its_dialect_and_is_recorded() {
     let seen = s.seen.lock().unwrap_or_else(|p| p.into_inner());
     assert!(!seen.intent_first.is_empty() && seen.intent_first.iter().all(|b| *b));
 }
+
+/// Replaces what differs between runs (ids, times) with placeholders.
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        for (prefix, keep) in [("chatcmpl-", "chatcmpl-ID"), ("msg_", "msg_ID")] {
+            if let Some(after) = rest.strip_prefix(prefix) {
+                let n = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+                if n >= 16 {
+                    out.push_str(keep);
+                    rest = &after[n..];
+                    continue 'outer;
+                }
+            }
+        }
+        for key in ["\"created\":", "\"latencyMs\":"] {
+            if let Some(after) = rest.strip_prefix(key) {
+                let n = after.bytes().take_while(u8::is_ascii_digit).count();
+                out.push_str(key);
+                out.push('0');
+                rest = &after[n..];
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Golden answers per dialect: whole bodies, streams and errors, byte for byte (after
+/// [`normalize`]). `UPDATE_GOLDEN=1 cargo test -p scif-server --test router` rewrites them;
+/// a missing file fails.
+#[tokio::test]
+async fn golden_answers_per_dialect() {
+    let s = site().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let anthropic = [("anthropic-version", "2023-06-01")];
+    let cases: Vec<(&str, &str, Value, &[(&str, &str)])> = vec![
+        (
+            "openai-chat.json",
+            "/v1/chat/completions",
+            chat("open-model"),
+            &[],
+        ),
+        (
+            "openai-chat-stream.sse",
+            "/v1/chat/completions",
+            json!({"model": "open-model", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]}),
+            &[],
+        ),
+        (
+            "openai-error-404.json",
+            "/v1/chat/completions",
+            chat("secret-model"),
+            &[],
+        ),
+        (
+            "anthropic-messages.json",
+            "/v1/messages",
+            messages("open-model"),
+            &anthropic,
+        ),
+        (
+            "anthropic-messages-stream.sse",
+            "/v1/messages",
+            json!({"model": "open-model", "max_tokens": 8, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+            &anthropic,
+        ),
+        (
+            "anthropic-error-404.json",
+            "/v1/messages",
+            messages("secret-model"),
+            &anthropic,
+        ),
+        (
+            "anthropic-error-400.json",
+            "/v1/messages",
+            json!({"model": "open-model", "messages": [{"role": "user", "content": "hi"}]}),
+            &anthropic,
+        ),
+        (
+            "bedrock-converse.json",
+            "/model/open-model/converse",
+            converse(),
+            &[],
+        ),
+        (
+            "bedrock-error-404.json",
+            "/model/secret-model/converse",
+            converse(),
+            &[],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (file, uri, body, headers) in cases {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", s.keys["analyst"]))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::from(body.to_string())).unwrap();
+        let resp = s
+            .app
+            .clone()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(|k| format!("x-amzn-errortype: {k}\n"))
+            .unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let got = format!(
+            "{status}\n{kind}{}\n",
+            normalize(&String::from_utf8_lossy(&bytes))
+        );
+        let path = dir.join(file);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!("{file}:\n--- want\n{want}--- got\n{got}")),
+            Err(e) => failures.push(format!("{file}: {e} (UPDATE_GOLDEN=1 writes it)")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -4,11 +4,11 @@
 //! event ([`audit_event`], `invoke_model_complete`), the usage record ([`usage_record`]) and
 //! the token metrics ([`observe`]). The limit permit is charged the tokens used.
 //!
-//! The completion event is queued on the trail before the answer is released (so it keeps its
-//! place in the chain) but the answer does not wait for it: what must be durable before
-//! anything happens is the intent, and it was, before the provider ran. The completion is a
-//! deferred append, made durable by the next fsync (at most `scif_audit::DEFERRED_SYNC` later),
-//! so an invocation costs one fsync, its intent's.
+//! The answer does not wait for its completion event: what must be durable before anything
+//! happens is the intent, and it was, before the provider ran. The completion is encoded and
+//! appended on another task, as a deferred append, made durable by the next fsync (at most
+//! `scif_audit::DEFERRED_SYNC` later), so an invocation costs one fsync, its intent's; its
+//! `intent_seq` names the intent it completes.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -343,18 +343,23 @@ impl Tracker {
             return;
         }
         // The intent is durable already; the completion rides on the next fsync (at most
-        // `scif_audit::DEFERRED_SYNC` later) instead of paying for one of its own.
-        let receipt = auditor.trail.append_deferred(audit_event(&rec, auditor));
-        // Queued before the answer is released, so it keeps its place in the chain; the answer
-        // does not wait for it (the intent, which is, was durable before the provider ran).
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = receipt.await {
-                    tracing::error!(error = %e, "cannot write the audit trail");
-                }
-            });
+        // `scif_audit::DEFERRED_SYNC` later) instead of paying for one of its own, and is
+        // encoded off the answer's path: the answer does not wait for it.
+        let auditor = auditor.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    let receipt = auditor.trail.append_deferred(audit_event(&rec, &auditor));
+                    if let Err(e) = receipt.await {
+                        tracing::error!(error = %e, "cannot write the audit trail");
+                    }
+                });
+            }
+            Err(_) => {
+                // No runtime (a plain thread): queued here; the writer still writes it.
+                drop(auditor.trail.append_deferred(audit_event(&rec, &auditor)));
+            }
         }
-        // Without a runtime the receipt is dropped: the writer still writes the event.
     }
 }
 

@@ -26,6 +26,7 @@ pub mod call;
 pub mod error;
 pub mod execute;
 pub mod flow;
+pub mod guardrail_admin;
 pub mod guardrails;
 pub mod inspect;
 pub mod intent;
