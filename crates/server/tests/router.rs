@@ -830,7 +830,8 @@ async fn golden_answers_per_dialect() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let anthropic = [("anthropic-version", "2023-06-01")];
-    let cases: Vec<(&str, &str, Value, &[(&str, &str)])> = vec![
+    type Golden<'a> = (&'a str, &'a str, Value, &'a [(&'a str, &'a str)]);
+    let cases: Vec<Golden> = vec![
         (
             "openai-chat.json",
             "/v1/chat/completions",
