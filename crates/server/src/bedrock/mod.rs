@@ -516,32 +516,9 @@ type Collected = (
     scif_provider::Usage,
 );
 
-async fn collect_with_calls(mut events: scif_provider::ChatStream) -> Result<Collected, ApiError> {
-    let mut text = String::new();
-    let mut calls = Vec::new();
-    loop {
-        match events.next().await {
-            Some(ChatEvent::Delta(t)) => text.push_str(&t),
-            Some(ChatEvent::ToolCall(c)) => calls.push(c),
-            Some(ChatEvent::Done {
-                finish_reason: FinishReason::Cancelled,
-                ..
-            }) => {
-                return Err(ApiError::Unavailable(
-                    "the request was cancelled because the server is shutting down".into(),
-                ))
-            }
-            Some(ChatEvent::Done {
-                finish_reason,
-                usage,
-            }) => return Ok((text, calls, finish_reason, usage)),
-            Some(ChatEvent::Error(m)) => {
-                tracing::error!(error = %m, "generation failed");
-                return Err(ApiError::Internal("the model failed".into()));
-            }
-            None => return Err(ApiError::Internal("the generation ended early".into())),
-        }
-    }
+async fn collect_with_calls(events: scif_provider::ChatStream) -> Result<Collected, ApiError> {
+    let a = scif_service::answer::collect(events).await?;
+    Ok((a.text, a.calls, a.finish, a.usage))
 }
 
 pub async fn converse(
