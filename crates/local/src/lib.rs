@@ -50,64 +50,9 @@ impl LocalProvider {
     pub fn engine(&self, model: &str) -> Option<&Arc<Engine>> {
         self.models.get(model).map(|m| &m.engine)
     }
-}
 
-#[async_trait]
-impl Provider for LocalProvider {
-    fn kind(&self) -> &'static str {
-        "local"
-    }
-
-    fn models(&self) -> Vec<ModelInfo> {
-        self.models.values().map(|m| m.info.clone()).collect()
-    }
-
-    fn load(&self, model: &str) -> ModelLoad {
-        match self.models.get(model) {
-            Some(m) => {
-                let s = m.engine.stats();
-                ModelLoad {
-                    queued: s.queued.load(Ordering::Relaxed),
-                    active: s.active.load(Ordering::Relaxed),
-                    kv_reserved_bytes: s.kv_reserved_bytes.load(Ordering::Relaxed),
-                    prefix_cache_bytes: s.prefix_cache_bytes.load(Ordering::Relaxed),
-                    prefix_tokens_reused: s.prefix_tokens_reused.load(Ordering::Relaxed),
-                }
-            }
-            None => ModelLoad::default(),
-        }
-    }
-
-    async fn count_tokens(&self, req: &ChatRequest) -> Result<usize, ProviderError> {
-        let m = self
-            .models
-            .get(&req.model)
-            .ok_or_else(|| ProviderError::ModelNotFound(req.model.clone()))?;
-        if !req.tools.is_empty() {
-            return Err(ProviderError::InvalidRequest(format!(
-                "the model `{}` does not support tool calling",
-                req.model
-            )));
-        }
-        let messages: Vec<TemplateMessage> = req
-            .messages
-            .iter()
-            .map(|m| TemplateMessage {
-                role: m.role.clone(),
-                content: m.content.clone(),
-            })
-            .collect();
-        let prompt_text = m
-            .engine
-            .render_chat(&messages)
-            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        m.engine
-            .encode(&prompt_text)
-            .map(|t| t.len())
-            .map_err(|e| ProviderError::Internal(e.to_string()))
-    }
-
-    async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {
+    /// The model and the prompt's tokens, through the model's own chat template.
+    fn prompt(&self, req: &ChatRequest) -> Result<(&LocalModel, Vec<u32>), ProviderError> {
         let m = self
             .models
             .get(&req.model)
@@ -141,6 +86,42 @@ impl Provider for LocalProvider {
             .engine
             .encode(&prompt_text)
             .map_err(|e| ProviderError::Internal(e.to_string()))?;
+        Ok((m, prompt))
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.models.values().map(|m| m.info.clone()).collect()
+    }
+
+    fn load(&self, model: &str) -> ModelLoad {
+        match self.models.get(model) {
+            Some(m) => {
+                let s = m.engine.stats();
+                ModelLoad {
+                    queued: s.queued.load(Ordering::Relaxed),
+                    active: s.active.load(Ordering::Relaxed),
+                    kv_reserved_bytes: s.kv_reserved_bytes.load(Ordering::Relaxed),
+                    prefix_cache_bytes: s.prefix_cache_bytes.load(Ordering::Relaxed),
+                    prefix_tokens_reused: s.prefix_tokens_reused.load(Ordering::Relaxed),
+                }
+            }
+            None => ModelLoad::default(),
+        }
+    }
+
+    async fn count_tokens(&self, req: &ChatRequest) -> Result<usize, ProviderError> {
+        self.prompt(req).map(|(_, tokens)| tokens.len())
+    }
+
+    async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {
+        let (m, prompt) = self.prompt(&req)?;
         let rx = m
             .engine
             .submit(prompt, sampling(&req.sampling), req.max_tokens, req.stop)

@@ -48,6 +48,33 @@ pub fn declared_input_label(headers: &HeaderMap) -> Result<Option<Label>, ApiErr
         })
 }
 
+/// The guardrails a request names in `x-scif-guardrail` (`id[:version]`, comma-separated).
+pub fn requested_guardrails(
+    headers: &HeaderMap,
+) -> Result<Vec<crate::guardrails::Requested>, ApiError> {
+    use crate::auth::GUARDRAIL_HEADER;
+    match headers.get(GUARDRAIL_HEADER) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| "not text".to_owned())
+            .and_then(crate::guardrails::Requested::parse_header)
+            .map_err(|m| ApiError::invalid(format!("{GUARDRAIL_HEADER}: {m}"), None)),
+    }
+}
+
+/// Notes a model listing in the request's audit record (how many models it returned).
+pub fn note_listing(slot: Option<&Slot>, returned: usize) {
+    if let Some(slot) = slot {
+        slot.update(|e| {
+            e.action = Some(Action::ListModels.as_str().into());
+            e.resource = Some("model/*".into());
+            e.decision = Some("allow".into());
+            e.detail.insert("returned".into(), returned.into());
+        });
+    }
+}
+
 /// Authorizes `action` on a served model and returns the model's label (404 for a model
 /// the caller may not see, as for a missing one).
 pub fn model(

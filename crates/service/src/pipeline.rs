@@ -27,6 +27,32 @@ pub struct Invocation {
     pub guardrail: SharedReport,
 }
 
+/// An authorized model, the provider serving it, and the ceiling its endpoints sit under.
+struct Target {
+    model: authorize::Permitted<authorize::Model>,
+    provider: std::sync::Arc<dyn scif_provider::Provider>,
+    system_high: scif_labels::Label,
+}
+
+/// Stage 1 for an invocation: the decision to invoke `name`, and who serves it.
+fn target(
+    svc: &Service,
+    caller: &scif_access::Caller,
+    name: &str,
+    slot: Option<&crate::record::Slot>,
+) -> Result<Target, Error> {
+    let model = authorize::model(svc, caller, Action::InvokeModel, name, slot)?;
+    let provider = svc
+        .providers
+        .for_model(&model.resource().name)
+        .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
+    Ok(Target {
+        model,
+        provider,
+        system_high: svc.config.system_high(),
+    })
+}
+
 /// Runs a chat invocation through every stage.
 pub async fn invoke(
     svc: &Service,
@@ -43,13 +69,12 @@ pub async fn invoke(
     } = call;
 
     // 1. authorize
-    let model = authorize::model(svc, caller, Action::InvokeModel, &chat.model, slot)?;
-    let provider = svc
-        .providers
-        .for_model(&model.resource().name)
-        .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
+    let Target {
+        model,
+        provider,
+        system_high,
+    } = target(svc, caller, &chat.model, slot)?;
     let name = model.resource().name.clone();
-    let system_high = svc.config.system_high();
     let accredited =
         |input: &scif_labels::Label| system_high.dominates(input) && provider.accepts(&name, input);
 
@@ -180,19 +205,12 @@ pub async fn count_tokens(
     call: Call<'_>,
     chat: ChatRequest,
 ) -> Result<(usize, Flow), Error> {
-    let model = authorize::model(
-        svc,
-        call.caller,
-        Action::InvokeModel,
-        &chat.model,
-        call.slot,
-    )?;
-    let provider = svc
-        .providers
-        .for_model(&model.resource().name)
-        .ok_or_else(|| Error::ModelNotFound(model.resource().name.clone()))?;
+    let Target {
+        model,
+        provider,
+        system_high,
+    } = target(svc, call.caller, &chat.model, call.slot)?;
     let name = model.resource().name.clone();
-    let system_high = svc.config.system_high();
     let accredited =
         |input: &scif_labels::Label| system_high.dominates(input) && provider.accepts(&name, input);
     let flow = flow::flow(

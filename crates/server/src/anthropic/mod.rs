@@ -25,10 +25,9 @@ use serde_json::{json, Value};
 use tower_http::request_id::RequestId;
 
 use crate::audit::Slot;
-use crate::auth::{CallerExt, GUARDRAIL_HEADER};
+use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::guard::FlowHeader as _;
-use crate::guardrails::Requested;
 use crate::openai::RawBody;
 use crate::AppState;
 use types::*;
@@ -367,17 +366,6 @@ fn message_id() -> String {
     format!("msg_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn requested_guardrails(headers: &HeaderMap) -> Result<Vec<Requested>, ApiError> {
-    match headers.get(GUARDRAIL_HEADER) {
-        None => Ok(Vec::new()),
-        Some(v) => v
-            .to_str()
-            .map_err(|_| "not text".to_owned())
-            .and_then(Requested::parse_header)
-            .map_err(|m| ApiError::invalid(format!("{GUARDRAIL_HEADER}: {m}"), None)),
-    }
-}
-
 pub async fn messages(
     State(state): State<AppState>,
     caller: CallerExt,
@@ -388,7 +376,7 @@ pub async fn messages(
     let slot = slot.map(|Extension(s)| s);
     let (chat, stream) = decode(parse_body(&body)?, false)?;
     let model = chat.model.clone();
-    let guardrails = requested_guardrails(&headers)?;
+    let guardrails = crate::guard::requested_guardrails(&headers)?;
     let call = scif_service::Call {
         caller: &caller,
         slot: slot.as_ref(),
@@ -555,15 +543,7 @@ pub async fn list(state: &AppState, caller: &scif_access::Caller, slot: Option<&
         .filter(|m| crate::guard::model_visible(state, caller, &m.id))
         .map(model_json)
         .collect();
-    if let Some(slot) = slot {
-        let n = data.len();
-        slot.update(|e| {
-            e.action = Some(Action::ListModels.as_str().into());
-            e.resource = Some("model/*".into());
-            e.decision = Some("allow".into());
-            e.detail.insert("returned".into(), n.into());
-        });
-    }
+    crate::guard::note_listing(slot, data.len());
     let first = data
         .first()
         .and_then(|m| m["id"].as_str().map(str::to_owned));

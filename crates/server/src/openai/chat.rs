@@ -17,12 +17,7 @@ use crate::audit::Slot;
 use crate::auth::CallerExt;
 use crate::error::ApiError;
 use crate::guard::FlowHeader as _;
-use crate::guardrails::Requested;
 use crate::AppState;
-
-/// Names guardrails to apply to a request: `id[:version]`, comma-separated (version defaults to
-/// the latest).
-use crate::auth::GUARDRAIL_HEADER;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -46,14 +41,7 @@ pub async fn chat_completions(
     }
     let chat = validate(req)?;
     let model = chat.model.clone();
-    let guardrails = match headers.get(GUARDRAIL_HEADER) {
-        None => Vec::new(),
-        Some(v) => v
-            .to_str()
-            .map_err(|_| "not text".to_owned())
-            .and_then(Requested::parse_header)
-            .map_err(|m| ApiError::invalid(format!("{GUARDRAIL_HEADER}: {m}"), None))?,
-    };
+    let guardrails = crate::guard::requested_guardrails(&headers)?;
     let call = scif_service::Call {
         caller: &caller,
         slot: slot.as_ref(),

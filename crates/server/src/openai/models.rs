@@ -48,15 +48,7 @@ pub async fn list(
             Some(model_json(m, &label))
         })
         .collect();
-    if let Some(Extension(slot)) = slot {
-        let n = data.len();
-        slot.update(|e| {
-            e.action = Some(Action::ListModels.as_str().into());
-            e.resource = Some("model/*".into());
-            e.decision = Some("allow".into());
-            e.detail.insert("returned".into(), n.into());
-        });
-    }
+    crate::guard::note_listing(slot.as_ref().map(|Extension(s)| s), data.len());
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
