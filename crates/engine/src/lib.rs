@@ -112,6 +112,9 @@ pub struct Engine {
     template: ChatTemplate,
     context_length: usize,
     stats: Arc<EngineStats>,
+    /// Most jobs in flight at once: `max_batch` running plus `max_queue` waiting. Counted at
+    /// submit, so the answer does not depend on how quickly the scheduler thread wakes.
+    capacity: usize,
 }
 
 impl Engine {
@@ -150,7 +153,8 @@ impl Engine {
                 opts.kv_budget_bytes
             )));
         }
-        let (tx, rx) = sync_channel(opts.max_queue.max(1));
+        let capacity = opts.max_batch.max(1) + opts.max_queue.max(1);
+        let (tx, rx) = sync_channel(capacity);
         let stats = Arc::new(EngineStats::default());
         let cfg = SchedulerConfig {
             max_batch: opts.max_batch.max(1),
@@ -171,6 +175,7 @@ impl Engine {
             template,
             context_length,
             stats,
+            capacity,
         })
     }
 
@@ -250,6 +255,11 @@ impl Engine {
             });
         }
         let max_tokens = max_tokens.unwrap_or(limit - prompt.len());
+        if self.stats.in_flight.fetch_add(1, Ordering::SeqCst) >= self.capacity {
+            self.stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(SubmitError::QueueFull);
+        }
+        let slot = scheduler::Slot(self.stats.clone());
         let (etx, erx) = unbounded_channel();
         let job = scheduler::Job {
             req: GenerationRequest {
@@ -259,6 +269,7 @@ impl Engine {
                 stop,
             },
             events: etx,
+            slot,
         };
         self.stats.queued.fetch_add(1, Ordering::SeqCst);
         match self.tx.try_send(job) {

@@ -61,6 +61,18 @@ pub struct GenerationRequest {
 pub(crate) struct Job {
     pub req: GenerationRequest,
     pub events: UnboundedSender<GenerationEvent>,
+    /// The job's place in the engine's capacity (running plus waiting); given back when the
+    /// job is dropped, however it ends.
+    pub slot: Slot,
+}
+
+/// One unit of the engine's admission capacity, held from `submit` until the job is dropped.
+pub(crate) struct Slot(pub Arc<EngineStats>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Live counters the server exports as metrics.
@@ -77,6 +89,8 @@ pub struct EngineStats {
     pub prefix_hits: AtomicU64,
     pub prefix_tokens_reused: AtomicU64,
     pub(crate) cancel_all: AtomicBool,
+    /// Jobs submitted and not yet dropped: queued, waiting for KV budget, or running.
+    pub(crate) in_flight: AtomicUsize,
 }
 
 #[derive(Debug, Clone)]

@@ -233,12 +233,23 @@ async fn a_full_queue_is_refused_at_once() {
             Err(other) => panic!("unexpected {other}"),
         }
     }
-    // One running, one waiting (at most one more admitted meanwhile); the rest refused.
-    assert!(
-        held.len() <= 3 && refused >= 3,
-        "held {} refused {refused}",
-        held.len()
-    );
+    // One running plus one waiting, however fast the scheduler wakes; the rest refused.
+    assert_eq!((held.len(), refused), (2, 4));
+    // A place comes back when a held job goes away.
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match e.submit(p.clone(), greedy(), Some(200), vec![]) {
+            Ok(rx) => {
+                held.push(rx);
+                break;
+            }
+            Err(scif_engine::SubmitError::QueueFull) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("no place came back: {other}"),
+        }
+    }
 }
 
 const LONG_SYSTEM: &str = "You are the records assistant of a regional hospital. Answer in one or two short sentences, in plain English, without lists. Never invent patient details; if a question needs records you do not have, say so. Prefer metric units and ISO dates.";
