@@ -13,13 +13,15 @@
 
 use std::collections::BTreeSet;
 
-use scif_authz::{Action, Decision, DecisionReason, Resource, ResourceKind};
+use scif_authz::{
+    Action, Attribute, Authorizer, Decision, DecisionReason, Principal, Resource, ResourceKind,
+};
 use scif_identity::ApiKeySecret;
 use scif_labels::Label;
 use scif_store::{ApiKeyRow, PolicyVersion, PrincipalRecord, StoreError};
 use serde::Deserialize;
 
-use crate::{unix_now, Access, Caller};
+use crate::{grant, principal_from_record, unix_now, Access, Caller};
 
 /// Who is acting.
 #[derive(Debug, Clone, Copy)]
@@ -196,6 +198,101 @@ impl Access {
         }
     }
 
+    /// Refuses a change that would hand `target` (or a credential for it, limited to
+    /// `scopes`; `None` is every action) anything the actor does not hold itself.
+    fn holds(
+        &self,
+        actor: Actor<'_>,
+        action: Action,
+        kind: ResourceKind,
+        target: &PrincipalRecord,
+        scopes: Option<&BTreeSet<String>>,
+    ) -> Result<(), AdminError> {
+        let Actor::Caller(caller) = actor else {
+            return Ok(());
+        };
+        let short = match principal_from_record(target) {
+            Ok(p) => grant::shortfall(
+                &self.authorizer(),
+                &grant::Holder {
+                    principal: &caller.principal,
+                    scopes: caller.scopes.as_ref(),
+                },
+                &p,
+                scopes,
+            )
+            .err(),
+            // An unreadable stored record is held by no one but the local operator.
+            Err(_) => Some(Attribute::Clearance),
+        };
+        let Some(attribute) = short else {
+            return Ok(());
+        };
+        let decision = Decision {
+            allowed: false,
+            action,
+            principal_id: caller.principal.id.clone(),
+            resource_kind: kind,
+            resource_id: target.id.clone(),
+            reason: DecisionReason::NotHeld(attribute),
+            policy_ids: Vec::new(),
+        };
+        tracing::info!(target: "scif::decision", principal = ?decision.principal_id, action = %action, resource_kind = %kind, resource = ?target.id, reason = ?decision.reason, "deny");
+        Err(AdminError::Refused {
+            message: format!("that would grant a {attribute} you do not hold"),
+            decision: Box::new(decision),
+        })
+    }
+
+    /// Global policy is a system-high matter: its resource is labelled at the system high.
+    fn policy_resource(&self) -> Resource {
+        Resource::new(ResourceKind::Policy, "policies", self.system_high().clone())
+    }
+
+    /// An administrator at the system high: may manage the policies (which takes a clearance
+    /// at the system high).
+    fn administers(&self, authorizer: &Authorizer, p: &Principal) -> bool {
+        authorizer
+            .decide(p, Action::ManagePolicies, &self.policy_resource())
+            .allowed
+    }
+
+    /// Whether, after `change` (a principal's id and its new record, or `None` when it is
+    /// deleted), someone is still an administrator at the system high under `authorizer`:
+    /// an enabled stored principal, or the actor itself (who may be an OIDC identity with no
+    /// stored record).
+    async fn administrator_remains(
+        &self,
+        authorizer: &Authorizer,
+        actor: Actor<'_>,
+        change: Option<(&str, Option<&PrincipalRecord>)>,
+    ) -> Result<bool, AdminError> {
+        if let Actor::Caller(c) = actor {
+            let changed = change.is_some_and(|(id, _)| id == c.principal.id);
+            if !changed && self.administers(authorizer, &c.principal) {
+                return Ok(true);
+            }
+        }
+        for stored in self.store.list_principals().await? {
+            let record = match change {
+                Some((id, new)) if id == stored.id => match new {
+                    Some(r) => r.clone(),
+                    None => continue,
+                },
+                _ => stored,
+            };
+            if record.disabled {
+                continue;
+            }
+            if let Ok(p) = principal_from_record(&record) {
+                if self.administers(authorizer, &p) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     fn clearance_within_system_high(&self, text: &str) -> Result<Label, AdminError> {
         let label = Label::parse_banner(text)
             .map_err(|e| AdminError::Invalid(format!("clearance: {e}")))?;
@@ -304,6 +401,13 @@ impl Access {
             &format!("principal {:?}", record.id),
         )
         .map_err(not_found_is_forbidden)?;
+        self.holds(
+            actor,
+            Action::ManagePrincipals,
+            ResourceKind::Principal,
+            &record,
+            None,
+        )?;
         self.store.insert_principal(&record).await?;
         self.cache.clear();
         self.record_local(
@@ -324,6 +428,15 @@ impl Access {
         let mut record = self
             .principal_record(actor, Action::ManagePrincipals, id)
             .await?;
+        // Decided against the account as it is and as it will be.
+        self.holds(
+            actor,
+            Action::ManagePrincipals,
+            ResourceKind::Principal,
+            &record,
+            None,
+        )?;
+        let before = record.clone();
         if let Some(v) = patch.kind {
             record.kind = v;
         }
@@ -353,6 +466,15 @@ impl Access {
             &format!("principal {id:?}"),
         )
         .map_err(not_found_is_forbidden)?;
+        self.holds(
+            actor,
+            Action::ManagePrincipals,
+            ResourceKind::Principal,
+            &record,
+            None,
+        )?;
+        self.keep_an_administrator(actor, &before, Some(&record))
+            .await?;
         let updated = self.store.update_principal(&record).await?;
         self.cache.clear();
         if !updated {
@@ -365,8 +487,17 @@ impl Access {
 
     /// Deletes a principal and every key it holds.
     pub async fn delete_principal(&self, actor: Actor<'_>, id: &str) -> Result<(), AdminError> {
-        self.principal_record(actor, Action::ManagePrincipals, id)
+        let record = self
+            .principal_record(actor, Action::ManagePrincipals, id)
             .await?;
+        self.holds(
+            actor,
+            Action::ManagePrincipals,
+            ResourceKind::Principal,
+            &record,
+            None,
+        )?;
+        self.keep_an_administrator(actor, &record, None).await?;
         if let Actor::Caller(c) = actor {
             if c.principal.id == id {
                 return Err(AdminError::Invalid(
@@ -378,6 +509,33 @@ impl Access {
         self.cache.clear();
         self.record_local(actor, Action::ManagePrincipals, format!("principal/{id}"))
             .await?;
+        Ok(())
+    }
+
+    /// Refuses a change to `before` (to `after`, or its deletion) that would leave no
+    /// administrator at the system high. The local operator is not held to it: the CLI is how
+    /// a locked-out site recovers.
+    async fn keep_an_administrator(
+        &self,
+        actor: Actor<'_>,
+        before: &PrincipalRecord,
+        after: Option<&PrincipalRecord>,
+    ) -> Result<(), AdminError> {
+        let Actor::Caller(_) = actor else {
+            return Ok(());
+        };
+        let authorizer = self.authorizer();
+        let was = !before.disabled
+            && principal_from_record(before).is_ok_and(|p| self.administers(&authorizer, &p));
+        if was
+            && !self
+                .administrator_remains(&authorizer, actor, Some((&before.id, after)))
+                .await?
+        {
+            return Err(AdminError::Invalid(
+                "that would leave no administrator at the system high".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -421,19 +579,8 @@ impl Access {
         let owner = self
             .principal_record(actor, Action::ManageKeys, &new.principal)
             .await?;
-        let mut scopes: BTreeSet<String> = BTreeSet::new();
-        for s in &new.scopes {
-            if s.parse::<Action>().is_err() {
-                return Err(AdminError::Invalid(format!(
-                    "scopes: {s:?} is not an action (one of {})",
-                    Action::ALL.map(|a| a.as_str()).join(", ")
-                )));
-            }
-            scopes.insert(s.clone());
-        }
-        if scopes.is_empty() {
-            scopes.insert("*".to_owned());
-        }
+        let scopes = parse_scopes(&new.scopes)?;
+        let scopes = self.key_scopes(actor, &owner, scopes)?;
         if new.description.len() > 256 {
             return Err(AdminError::Invalid("description: at most 256 bytes".into()));
         }
@@ -460,8 +607,32 @@ impl Access {
         })
     }
 
-    /// Creates a SigV4 credential (access key id and secret access key) for AWS SDK clients.
-    /// Scopes do not apply to SigV4 credentials; the principal's policies do.
+    /// A new credential's scopes: those asked for (or, when none are, the actor's own), which
+    /// must be within the actor's; and the owner must hold nothing, within them, that the
+    /// actor does not (minting a credential hands its owner's powers to whoever holds it).
+    fn key_scopes(
+        &self,
+        actor: Actor<'_>,
+        owner: &PrincipalRecord,
+        mut scopes: BTreeSet<String>,
+    ) -> Result<BTreeSet<String>, AdminError> {
+        if scopes.is_empty() {
+            match actor {
+                Actor::Caller(Caller {
+                    scopes: Some(mine), ..
+                }) => scopes.clone_from(mine),
+                _ => {
+                    scopes.insert("*".to_owned());
+                }
+            }
+        }
+        let limit = (!scopes.contains("*")).then_some(&scopes);
+        self.holds(actor, Action::ManageKeys, ResourceKind::Key, owner, limit)?;
+        Ok(scopes)
+    }
+
+    /// Creates a SigV4 credential (access key id and secret access key) for AWS SDK clients,
+    /// scoped like an API key.
     pub async fn create_sigv4_key(
         &self,
         actor: Actor<'_>,
@@ -472,14 +643,10 @@ impl Access {
                 "SigV4 is not enabled on this deployment".into(),
             ));
         };
-        if !new.scopes.is_empty() {
-            return Err(AdminError::Invalid(
-                "scopes: SigV4 credentials carry none; use policies".into(),
-            ));
-        }
         let owner = self
             .principal_record(actor, Action::ManageKeys, &new.principal)
             .await?;
+        let scopes = self.key_scopes(actor, &owner, parse_scopes(&new.scopes)?)?;
         let now = unix_now();
         let expires_at = expiry(now, new.expires_in_secs)?;
         let (id, secret) = crate::sigv4::generate();
@@ -495,6 +662,7 @@ impl Access {
             created_at: now,
             expires_at,
             revoked_at: None,
+            scopes: scopes.into_iter().collect(),
         };
         self.store.insert_sigv4_key(&record).await?;
         self.record_local(
@@ -534,7 +702,8 @@ impl Access {
             .get_sigv4_key(id)
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        self.key_owner(actor, &key.principal_id, &what).await?;
+        let owner = self.key_owner(actor, &key.principal_id, &what).await?;
+        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner, None)?;
         self.store.revoke_sigv4_key(id, unix_now()).await?;
         self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("sigv4_key/{id}"))
@@ -583,7 +752,8 @@ impl Access {
             .get_api_key(id)
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        self.key_owner(actor, &key.principal_id, &what).await?;
+        let owner = self.key_owner(actor, &key.principal_id, &what).await?;
+        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner, None)?;
         self.store.revoke_api_key(id, unix_now()).await?;
         self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("key/{id}"))
@@ -594,15 +764,11 @@ impl Access {
             .ok_or(AdminError::NotFound(what))
     }
 
-    fn policy_resource() -> Resource {
-        Resource::new(ResourceKind::Policy, "policies", Label::unclassified())
-    }
-
     pub async fn get_policies(&self, actor: Actor<'_>) -> Result<PolicyVersion, AdminError> {
         self.check(
             actor,
             Action::ManagePolicies,
-            &Self::policy_resource(),
+            &self.policy_resource(),
             "policies",
         )?;
         self.store
@@ -621,11 +787,18 @@ impl Access {
         self.check(
             actor,
             Action::ManagePolicies,
-            &Self::policy_resource(),
+            &self.policy_resource(),
             "policies",
         )?;
         let authorizer = scif_authz::Authorizer::new(self.system_high().clone(), text)
             .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        if let Actor::Caller(_) = actor {
+            if !self.administrator_remains(&authorizer, actor, None).await? {
+                return Err(AdminError::Invalid(
+                    "that policy set would leave no administrator at the system high".into(),
+                ));
+            }
+        }
         let created_at = scif_time::now_rfc3339_secs();
         let by = actor.name();
         let version = self.store.insert_policies(text, &created_at, &by).await?;
@@ -662,12 +835,10 @@ impl Access {
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
         let current = Label::parse_banner(&record.label)
             .unwrap_or_else(|_| Label::new(scif_labels::Level::TopSecret));
-        self.check(
-            actor,
-            Action::ManageModels,
-            &Resource::model(model, current),
-            &what,
-        )?;
+        // The model as it is, caveats included: who may not read it learns nothing of it.
+        let mut as_is = Resource::model(model, current);
+        as_is.handling = handling_of(&record.handling);
+        self.check(actor, Action::ManageModels, &as_is, &what)?;
         let new =
             Label::parse_banner(label).map_err(|e| AdminError::Invalid(format!("label: {e}")))?;
         if !self.system_high().dominates(&new) {
@@ -675,17 +846,17 @@ impl Access {
                 "label is above this deployment's system high".into(),
             ));
         }
-        self.check(
-            actor,
-            Action::ManageModels,
-            &Resource::model(model, new.clone()),
-            &what,
-        )
-        .map_err(not_found_is_forbidden)?;
         let handling = handling
             .map(parse_handling)
             .transpose()
             .map_err(|e| AdminError::Invalid(format!("handling: {e}")))?;
+        // And as it will be: the actor must hold the new label and caveats too, and may not
+        // drop a caveat it could not itself satisfy (that would hand the model to those who
+        // lack it): a caveat is removed only by someone the caveat admits.
+        let mut to_be = Resource::model(model, new.clone());
+        to_be.handling = handling_of(handling.as_deref().unwrap_or(&record.handling));
+        self.check(actor, Action::ManageModels, &to_be, &what)
+            .map_err(not_found_is_forbidden)?;
         if !self.store.set_model_label(model, &new.banner()).await? {
             return Err(AdminError::NotFound(what));
         }
@@ -761,7 +932,6 @@ fn not_found_is_forbidden(e: AdminError) -> AdminError {
     }
 }
 
-/// Handling caveats as stored: lowercase, known, each once, sorted.
 /// Queues a change the local operator made with the CLI for the audit trail (the running
 /// server, its only writer, appends it).
 pub async fn record_local_change(
@@ -782,6 +952,22 @@ pub async fn record_local_change(
     store.push_audit_outbox(&event.to_string()).await
 }
 
+/// Scopes as asked for: each an action name, each once.
+fn parse_scopes(list: &[String]) -> Result<BTreeSet<String>, AdminError> {
+    let mut scopes = BTreeSet::new();
+    for s in list {
+        if s.parse::<Action>().is_err() {
+            return Err(AdminError::Invalid(format!(
+                "scopes: {s:?} is not an action (one of {})",
+                Action::ALL.map(|a| a.as_str()).join(", ")
+            )));
+        }
+        scopes.insert(s.clone());
+    }
+    Ok(scopes)
+}
+
+/// Handling caveats as stored: lowercase, known, each once, sorted.
 pub fn parse_handling(list: &[String]) -> Result<Vec<String>, String> {
     let mut out = BTreeSet::new();
     for h in list {

@@ -67,6 +67,8 @@ impl<K: Eq + Hash + Clone, V: Clone> Ttl<K, V> {
 pub(crate) struct IdentityCache {
     pub(crate) keys: Ttl<String, ApiKeyRow>,
     pub(crate) principals: Ttl<String, PrincipalRecord>,
+    /// Ids of deleted principals (`Some(())`: retired).
+    pub(crate) retired: Ttl<String, ()>,
 }
 
 impl IdentityCache {
@@ -74,12 +76,14 @@ impl IdentityCache {
         Self {
             keys: Ttl::new(),
             principals: Ttl::new(),
+            retired: Ttl::new(),
         }
     }
 
     pub(crate) fn clear(&self) {
         self.keys.clear();
         self.principals.clear();
+        self.retired.clear();
     }
 }
 

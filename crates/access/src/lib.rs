@@ -17,6 +17,7 @@
 pub mod admin;
 mod cache;
 mod caller;
+mod grant;
 mod pepper;
 pub mod sigv4;
 
@@ -167,6 +168,7 @@ impl Access {
             if let Some(jwt) = &self.jwt {
                 let claims = jwt.verify(token, now).map_err(AuthFailure::Rejected)?;
                 let principal = principal_from_claims(&claims)?;
+                self.oidc_subject_may_sign_in(&principal.id).await?;
                 return Ok(Caller {
                     principal,
                     method: AuthMethod::Oidc {
@@ -242,6 +244,18 @@ impl Access {
             return Err(AuthFailure::SigV4(SigV4Error::UnrecognizedClient));
         };
         let parsed = scif_sigv4::parse_authorization(header).map_err(AuthFailure::SigV4)?;
+        // Security-relevant headers count only when signed: otherwise anyone on the path
+        // could add one (relabel the input down, drop a guardrail) to a signed request.
+        let unsigned_security_header = request.headers.iter().any(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            (name.starts_with("x-scif-") || name.starts_with("x-amzn-bedrock-"))
+                && !parsed.signed_headers.contains(&name)
+        });
+        if unsigned_security_header {
+            return Err(AuthFailure::SigV4(SigV4Error::UnsignedRequiredHeader(
+                "x-scif-* and x-amzn-bedrock-* headers",
+            )));
+        }
         let row = self
             .store
             .get_sigv4_key(&parsed.access_key_id)
@@ -267,14 +281,43 @@ impl Access {
             return Err(AuthFailure::SigV4(SigV4Error::UnrecognizedClient));
         }
         let principal = self.enabled_principal(&row.principal_id).await?;
+        let scopes = (!row.scopes.iter().any(|s| s == "*"))
+            .then(|| row.scopes.iter().cloned().collect::<BTreeSet<String>>());
         Ok(Caller {
             principal,
             method: AuthMethod::SigV4 {
                 access_key_id: verified.access_key_id,
                 region: verified.region,
             },
-            scopes: None,
+            scopes,
         })
+    }
+
+    /// An OIDC subject and a stored principal of the same id are one identity (ADR 0011): the
+    /// stored record is the site's handle on it (disabled or deleted, the token is refused)
+    /// but never a source of attributes, which come from the token's claims alone.
+    async fn oidc_subject_may_sign_in(&self, id: &str) -> Result<(), AuthFailure> {
+        let stored = self
+            .cache
+            .principals
+            .get(&id.to_owned(), || self.store.get_principal(id))
+            .await
+            .map_err(AuthFailure::Store)?;
+        if stored.is_some_and(|r| r.disabled) {
+            return Err(AuthFailure::Rejected(AuthnError::InvalidCredentials));
+        }
+        let retired = self
+            .cache
+            .retired
+            .get(&id.to_owned(), || async {
+                Ok(self.store.is_retired_principal(id).await?.then_some(()))
+            })
+            .await
+            .map_err(AuthFailure::Store)?;
+        if retired.is_some() {
+            return Err(AuthFailure::Rejected(AuthnError::InvalidCredentials));
+        }
+        Ok(())
     }
 
     async fn enabled_principal(&self, id: &str) -> Result<Principal, AuthFailure> {
@@ -291,13 +334,25 @@ impl Access {
         }
     }
 
-    /// Decides `action` on `resource` for `caller`: the key's scopes, then the mandatory label
-    /// rules, then the Cedar policies. Denials are logged (without labels); the returned
-    /// [`Decision`] is the record for the audit trail.
+    /// Decides `action` on `resource` for `caller`: the mandatory label rules, then the key's
+    /// scopes, then the Cedar policies. Mandatory first, always: a scoped key asking about a
+    /// resource it may not read is told exactly what it is told about a missing one.
+    /// Denials are logged (without labels); the returned [`Decision`] is the record for the
+    /// audit trail.
     pub fn authorize(&self, caller: &Caller, action: Action, resource: &Resource) -> Decision {
-        let decision = if caller.in_scope(action) {
-            self.authorizer()
-                .decide(&caller.principal, action, resource)
+        let authorizer = self.authorizer();
+        let decision = if let Err(rule) = authorizer.mandatory(&caller.principal, resource) {
+            Decision {
+                allowed: false,
+                action,
+                principal_id: caller.principal.id.clone(),
+                resource_kind: resource.kind,
+                resource_id: resource.id.clone(),
+                reason: DecisionReason::Mandatory(rule),
+                policy_ids: Vec::new(),
+            }
+        } else if caller.in_scope(action) {
+            authorizer.decide(&caller.principal, action, resource)
         } else {
             Decision {
                 allowed: false,
@@ -397,6 +452,22 @@ pub fn principal_from_record(r: &PrincipalRecord) -> Result<Principal, String> {
 /// What the token does not say is taken at its most restrictive: UNCLASSIFIED, no known
 /// nationality, not a US person, no groups, no accesses.
 fn principal_from_claims(c: &VerifiedClaims) -> Result<Principal, AuthFailure> {
+    // An identity is a name, not a document: no control characters (a newline in a subject
+    // could forge a log line or an audit field), nothing empty, nothing unbounded.
+    let name_ok = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
+    let claim = |what: &str| AuthFailure::Rejected(AuthnError::InvalidClaim(what.into()));
+    if !name_ok(&c.subject) {
+        return Err(claim("sub"));
+    }
+    if c.nationality.as_deref().is_some_and(|n| !name_ok(n)) {
+        return Err(claim("nationality"));
+    }
+    if !c.groups.iter().all(|g| name_ok(g)) {
+        return Err(claim("groups"));
+    }
+    if !c.accesses.iter().all(|a| name_ok(a)) {
+        return Err(claim("accesses"));
+    }
     let clearance = match &c.clearance {
         Some(text) => Label::parse_banner(text)
             .map_err(|_| AuthFailure::Rejected(AuthnError::InvalidClaim("clearance".into())))?,

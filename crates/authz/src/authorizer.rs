@@ -10,7 +10,7 @@ use cedar_policy::{
 use scif_labels::{Label, Level};
 
 use crate::{mandatory, policy, Action, AuthzError, Decision, DecisionReason, Handling};
-use crate::{Principal, Resource, ResourceKind};
+use crate::{MandatoryRule, Principal, Resource, ResourceKind};
 
 /// Decides every request: the mandatory rules (system high, labels, ITAR, PHI), then the Cedar
 /// policies. Both must allow; with no permitting policy the answer is deny.
@@ -102,6 +102,13 @@ impl Authorizer {
         ids
     }
 
+    /// The mandatory rules alone: may `principal` know of `resource` at all? Callers that add
+    /// discretionary checks of their own (a key's scopes) ask this first, so that the order of
+    /// checks never tells a caller that something it may not read exists.
+    pub fn mandatory(&self, principal: &Principal, resource: &Resource) -> Result<(), MandatoryRule> {
+        mandatory::check(&self.system_high, principal, resource)
+    }
+
     /// May `principal` perform `action` on `resource`?
     pub fn decide(&self, principal: &Principal, action: Action, resource: &Resource) -> Decision {
         let (reason, policy_ids) = self.reason(principal, action, resource);
@@ -125,6 +132,21 @@ impl Authorizer {
         if let Err(rule) = mandatory::check(&self.system_high, principal, resource) {
             return (DecisionReason::Mandatory(rule), Vec::new());
         }
+        self.policy_reason(principal, action, resource)
+    }
+
+    /// Whether the policies alone (no mandatory rule) permit `action` on `resource`. For
+    /// comparing what two principals may do: an actor grants only what it holds.
+    pub fn policy_permits(&self, principal: &Principal, action: Action, resource: &Resource) -> bool {
+        self.policy_reason(principal, action, resource).0 == DecisionReason::Permitted
+    }
+
+    fn policy_reason(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+    ) -> (DecisionReason, Vec<String>) {
         if !action.applies_to(resource.kind) {
             return (DecisionReason::NotApplicable, Vec::new());
         }

@@ -102,6 +102,40 @@ pub enum DecisionReason {
     /// The credential used (an API key with scopes) does not cover the action, whatever the
     /// principal itself may do.
     OutOfScope,
+    /// The change would give a principal or a credential an attribute, or a permission, that
+    /// the actor does not hold itself.
+    NotHeld(Attribute),
+}
+
+/// What an actor lacked to grant something (see [`DecisionReason::NotHeld`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribute {
+    /// A clearance (level, compartments, controls) the actor's does not dominate.
+    Clearance,
+    /// US-person status.
+    UsPerson,
+    /// A nationality or releasability group the actor is not admitted under.
+    Releasability,
+    /// An access (PHI or another need-to-know access).
+    Access,
+    /// A permission some policy gives the target and not the actor (or not the actor's key).
+    Permission,
+    /// A scope beyond the actor's own key's scopes.
+    Scope,
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Attribute::Clearance => "clearance",
+            Attribute::UsPerson => "US-person status",
+            Attribute::Releasability => "nationality or releasability group",
+            Attribute::Access => "access",
+            Attribute::Permission => "permission",
+            Attribute::Scope => "scope",
+        })
+    }
 }
 
 impl fmt::Display for DecisionReason {
@@ -114,6 +148,7 @@ impl fmt::Display for DecisionReason {
             DecisionReason::ForbiddenByPolicy => f.write_str("forbidden by policy"),
             DecisionReason::OutOfScope => f.write_str("credential scope does not cover the action"),
             DecisionReason::PolicyError => f.write_str("policy evaluation error"),
+            DecisionReason::NotHeld(a) => write!(f, "a {a} the actor does not hold"),
         }
     }
 }

@@ -48,7 +48,7 @@ mod resource;
 
 pub use action::{Action, UnknownAction};
 pub use authorizer::Authorizer;
-pub use decision::{Decision, DecisionReason, MandatoryRule};
+pub use decision::{Attribute, Decision, DecisionReason, MandatoryRule};
 pub use error::AuthzError;
 pub use mandatory::PHI_ACCESS;
 pub use policy::{DEFAULT_POLICIES, SCHEMA};

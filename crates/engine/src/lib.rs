@@ -269,7 +269,7 @@ impl Engine {
                 stop,
             },
             events: etx,
-            slot,
+            _slot: slot,
         };
         self.stats.queued.fetch_add(1, Ordering::SeqCst);
         match self.tx.try_send(job) {

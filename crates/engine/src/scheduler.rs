@@ -63,7 +63,7 @@ pub(crate) struct Job {
     pub events: UnboundedSender<GenerationEvent>,
     /// The job's place in the engine's capacity (running plus waiting); given back when the
     /// job is dropped, however it ends.
-    pub slot: Slot,
+    pub _slot: Slot,
 }
 
 /// One unit of the engine's admission capacity, held from `submit` until the job is dropped.

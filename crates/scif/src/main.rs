@@ -5,7 +5,9 @@ mod access;
 mod admin;
 mod audit;
 mod chat;
+mod files;
 mod guardrails;
+mod logwriter;
 mod models;
 mod serve;
 mod usage;
@@ -172,6 +174,8 @@ pub fn out(s: impl std::fmt::Display) {
 }
 
 fn main() -> ExitCode {
+    // Before anything is created: what scif writes is its owner's alone.
+    files::owner_only_umask();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,6 +18,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Settings that can fail are checked before anything slow or anything printed once.
     let tls = crate::access::tls(&cfg)?;
     let store = Store::open(&cfg.storage.data_dir).await?;
+    let audit_dir = cfg.audit_dir();
+    for (path, mode) in crate::files::tighten(&[&cfg.storage.data_dir, &audit_dir]) {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "was readable or writable by others; restricted to its owner");
+    }
 
     let mut records = store.list_models().await?;
     if !cfg.engine.models.is_empty() {
@@ -240,11 +244,12 @@ async fn shutdown_signal() {
 fn init_logging(level: &str, format: scif_config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
+    // Every event through the escaping writer: a caller-controlled value never starts a
+    // line of its own. No colour codes, so none are escaped.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(crate::logwriter::EscapingStderr)
+        .with_ansi(false);
     if format == scif_config::LogFormat::Json {
         builder.json().init();
     } else {

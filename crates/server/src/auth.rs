@@ -82,6 +82,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .map(|c| c.0.to_string())
         .unwrap_or_default();
     let peer = req.extensions().get::<PeerIdentity>().cloned();
+    // Two credentials of one kind in one request are ambiguous: which is the caller?
+    if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1
+        || req.headers().get_all(API_KEY_HEADER).iter().count() > 1
+    {
+        tracing::info!(%source, reason = "ambiguous", "authentication failed");
+        return ApiError::Unauthenticated.into_response();
+    }
     let authorization = match req.headers().get(header::AUTHORIZATION) {
         None => None,
         Some(v) => match v.to_str() {

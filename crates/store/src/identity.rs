@@ -49,6 +49,8 @@ pub struct SigV4KeyRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Action names the credential is limited to; `["*"]` means every action.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -161,7 +163,18 @@ impl Store {
             .try_get(0)?)
     }
 
-    /// Deletes a principal and, by cascade, its keys; `false` when there was none.
+    /// Whether a principal of this id was deleted (and not created again).
+    pub async fn is_retired_principal(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM retired_principals WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Deletes a principal and, by cascade, its keys; `false` when there was none. The id is
+    /// retired (see [`Store::is_retired_principal`]).
+
     pub async fn delete_principal(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM principals WHERE id = ?")
             .bind(id)
@@ -285,14 +298,15 @@ fn row_to_sigv4(r: &sqlx::sqlite::SqliteRow) -> Result<SigV4KeyRow, StoreError> 
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        scopes: json_list(&r.try_get::<String, _>("scopes")?)?,
     })
 }
 
 impl Store {
     pub async fn insert_sigv4_key(&self, k: &SigV4KeyRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sigv4_keys (access_key_id, principal_id, nonce, ciphertext, description, created_at, expires_at, revoked_at) \
-             VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO sigv4_keys (access_key_id, principal_id, nonce, ciphertext, description, created_at, expires_at, revoked_at, scopes) \
+             VALUES (?,?,?,?,?,?,?,?,?)",
         )
         .bind(&k.access_key_id)
         .bind(&k.principal_id)
@@ -302,6 +316,7 @@ impl Store {
         .bind(k.created_at)
         .bind(k.expires_at)
         .bind(k.revoked_at)
+        .bind(to_json(&k.scopes))
         .execute(&self.pool)
         .await?;
         Ok(())
