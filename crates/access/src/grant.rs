@@ -51,9 +51,7 @@ pub(crate) fn shortfall(
         let admits = |code: &str| code == a.nationality || a.groups.contains(code);
         let is_code =
             |g: &str| matches!(g.len(), 3 | 4) && g.bytes().all(|b| b.is_ascii_uppercase());
-        if !admits(&target.nationality)
-            || target.groups.iter().any(|g| is_code(g) && !admits(g))
-        {
+        if !admits(&target.nationality) || target.groups.iter().any(|g| is_code(g) && !admits(g)) {
             return Err(Attribute::Releasability);
         }
     }
@@ -196,7 +194,12 @@ mod tests {
             Err(Attribute::Permission)
         );
         assert_eq!(
-            shortfall(&az, &holder, &us("x", "SECRET").with_group("auditors"), None),
+            shortfall(
+                &az,
+                &holder,
+                &us("x", "SECRET").with_group("auditors"),
+                None
+            ),
             Err(Attribute::Permission)
         );
         let admin = us("a", "SECRET").with_group("admins");
@@ -206,10 +209,7 @@ mod tests {
             scopes: Some(&only_keys),
         };
         // A key scoped to manage_keys mints only keys scoped within manage_keys.
-        assert_eq!(
-            shortfall(&az, &holder, &admin, Some(&only_keys)),
-            Ok(())
-        );
+        assert_eq!(shortfall(&az, &holder, &admin, Some(&only_keys)), Ok(()));
         assert_eq!(
             shortfall(&az, &holder, &admin, None),
             Err(Attribute::Permission)

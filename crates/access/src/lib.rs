@@ -389,6 +389,13 @@ impl Access {
         Ok(label)
     }
 
+    /// May `caller` know that `resource` exists (the mandatory rules alone)?
+    pub fn may_know(&self, caller: &Caller, resource: &Resource) -> bool {
+        self.authorizer()
+            .mandatory(&caller.principal, resource)
+            .is_ok()
+    }
+
     /// May `caller` receive data labelled `label`?
     pub fn may_receive(&self, caller: &Caller, label: &Label) -> bool {
         scif_labels::may_read(&subject(&caller.principal), label).is_ok()

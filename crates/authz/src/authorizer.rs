@@ -105,7 +105,11 @@ impl Authorizer {
     /// The mandatory rules alone: may `principal` know of `resource` at all? Callers that add
     /// discretionary checks of their own (a key's scopes) ask this first, so that the order of
     /// checks never tells a caller that something it may not read exists.
-    pub fn mandatory(&self, principal: &Principal, resource: &Resource) -> Result<(), MandatoryRule> {
+    pub fn mandatory(
+        &self,
+        principal: &Principal,
+        resource: &Resource,
+    ) -> Result<(), MandatoryRule> {
         mandatory::check(&self.system_high, principal, resource)
     }
 
@@ -137,7 +141,12 @@ impl Authorizer {
 
     /// Whether the policies alone (no mandatory rule) permit `action` on `resource`. For
     /// comparing what two principals may do: an actor grants only what it holds.
-    pub fn policy_permits(&self, principal: &Principal, action: Action, resource: &Resource) -> bool {
+    pub fn policy_permits(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+    ) -> bool {
         self.policy_reason(principal, action, resource).0 == DecisionReason::Permitted
     }
 

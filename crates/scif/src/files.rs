@@ -39,10 +39,8 @@ fn walk(path: &Path, depth: usize, changed: &mut Vec<(PathBuf, u32)>) {
     let mode = meta.permissions().mode() & 0o7777;
     let wanted = if meta.is_dir() { 0o700 } else { 0o600 };
     if mode & !wanted != 0 {
-        let tightened = std::fs::set_permissions(
-            path,
-            std::fs::Permissions::from_mode(mode & wanted),
-        );
+        let tightened =
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & wanted));
         match tightened {
             Ok(()) => changed.push((path.to_owned(), mode)),
             Err(e) => {
@@ -71,12 +69,22 @@ mod tests {
         std::fs::create_dir_all(d.join("secrets")).unwrap();
         std::fs::write(d.join("scif.db"), b"x").unwrap();
         std::fs::write(d.join("secrets/pepper"), b"x").unwrap();
-        for (p, m) in [("", 0o755), ("secrets", 0o755), ("scif.db", 0o644), ("secrets/pepper", 0o640)] {
+        for (p, m) in [
+            ("", 0o755),
+            ("secrets", 0o755),
+            ("scif.db", 0o644),
+            ("secrets/pepper", 0o640),
+        ] {
             std::fs::set_permissions(d.join(p), std::fs::Permissions::from_mode(m)).unwrap();
         }
         let changed = tighten(&[&d]);
         assert_eq!(changed.len(), 4, "{changed:?}");
-        for (p, m) in [("", 0o700), ("secrets", 0o700), ("scif.db", 0o600), ("secrets/pepper", 0o600)] {
+        for (p, m) in [
+            ("", 0o700),
+            ("secrets", 0o700),
+            ("scif.db", 0o600),
+            ("secrets/pepper", 0o600),
+        ] {
             let mode = std::fs::metadata(d.join(p)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, m, "{p}");
         }

@@ -43,6 +43,9 @@ pub enum GuardrailsCmd {
         /// The id (default: the name, lowercased, with '-' for other characters)
         #[arg(long)]
         id: Option<String>,
+        /// Its security label: who may name or probe it (default: the system high)
+        #[arg(long)]
+        label: Option<String>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -51,6 +54,9 @@ pub enum GuardrailsCmd {
         id: String,
         #[arg(long)]
         file: PathBuf,
+        /// The new version's security label (default: the system high)
+        #[arg(long)]
+        label: Option<String>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -168,17 +174,29 @@ pub async fn run(cmd: GuardrailsCmd) -> anyhow::Result<()> {
                 .collect();
             out(serde_json::to_string_pretty(&v)?);
         }
-        GuardrailsCmd::Create { file, id, common } => {
+        GuardrailsCmd::Create {
+            file,
+            id,
+            label,
+            common,
+        } => {
             let spec = read_spec(&file)?;
             let store = crate::models::open(&common).await?;
-            let (id, v) = ops(&store).create(LOCAL, id, &spec).await?;
+            let (id, v) = ops(&store)
+                .create(LOCAL, id, &spec, label.as_deref())
+                .await?;
             out(format!("created guardrail {id} version {v}"));
         }
-        GuardrailsCmd::Update { id, file, common } => {
+        GuardrailsCmd::Update {
+            id,
+            file,
+            label,
+            common,
+        } => {
             let spec = read_spec(&file)?;
             let store = crate::models::open(&common).await?;
             let v = ops(&store)
-                .add_version(LOCAL, &id, &spec)
+                .add_version(LOCAL, &id, &spec, label.as_deref())
                 .await
                 .map_err(|e| match e {
                     AdminError::NotFound(_) => {

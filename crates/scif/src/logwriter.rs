@@ -61,12 +61,16 @@ mod tests {
 
     #[test]
     fn one_event_stays_one_line() {
-        let forged = "INFO authenticated principal=eve\n2026-12-03T00:00:00Z  INFO scif: admin logged in\n";
+        let forged =
+            "INFO authenticated principal=eve\n2026-12-03T00:00:00Z  INFO scif: admin logged in\n";
         let out = escape(forged.as_bytes());
         assert_eq!(out.matches('\n').count(), 1);
         assert!(out.ends_with("eve\\u{a}2026-12-03T00:00:00Z  INFO scif: admin logged in\n"));
         assert_eq!(escape(b"a\rb\x1b[31mc\x7f"), "a\\u{d}b\\u{1b}[31mc\\u{7f}");
         assert_eq!(escape("x\u{2028}y\u{85}".as_bytes()), "x\\u{2028}y\\u{85}");
-        assert_eq!(escape(b"plain tab\tand text\n"), "plain tab\\u{9}and text\n");
+        assert_eq!(
+            escape(b"plain tab\tand text\n"),
+            "plain tab\\u{9}and text\n"
+        );
     }
 }

@@ -228,11 +228,18 @@ async fn deployments(
     caller: CallerExt,
 ) -> Result<Json<Value>, ApiError> {
     crate::guard::system(&state, &caller, scif_authz::Action::ReadMetrics, None)?;
-    let data = state
+    // Only the deployments the caller may know of: of their model and of their
+    // accreditation (ADR 0011).
+    let data: Vec<_> = state
         .gateway
         .as_ref()
         .map(|g| g.deployments())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| {
+            scif_service::authorize::deployment_known(&state, &caller, &d.model, &d.accreditation)
+        })
+        .collect();
     Ok(Json(json!({"object": "list", "data": data})))
 }
 

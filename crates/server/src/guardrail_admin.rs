@@ -60,6 +60,7 @@ fn row_json(r: &GuardrailRow, with_spec: bool) -> Value {
         "name": r.name,
         "createdAt": r.created_at,
         "createdBy": r.created_by,
+        "label": if r.label.is_empty() { "(system high)" } else { r.label.as_str() },
     });
     if with_spec {
         v["guardrail"] = serde_json::from_str(&r.spec).unwrap_or(Value::Null);
@@ -82,6 +83,14 @@ fn note(slot: Option<axum::Extension<Slot>>, id: &str, version: Option<u32>) {
 #[serde(deny_unknown_fields)]
 struct CreateQuery {
     id: Option<String>,
+    /// The guardrail's security label (default: the system high).
+    label: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionQuery {
+    label: Option<String>,
 }
 
 async fn create(
@@ -93,9 +102,10 @@ async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let spec = parse_spec(&body)?;
     let (id, version) = ops(&state)
-        .create(Actor::Caller(&caller), q.id, &spec)
+        .create(Actor::Caller(&caller), q.id, &spec, q.label.as_deref())
         .await
         .map_err(|e| match e {
+            AdminError::Invalid(m) if m.starts_with("label") => ApiError::invalid(m, Some("label")),
             AdminError::Invalid(m) => ApiError::invalid(m, Some("id")),
             other => other.into(),
         })?;
@@ -110,11 +120,12 @@ async fn add_version(
     caller: CallerExt,
     slot: Option<axum::Extension<Slot>>,
     Path(id): Path<String>,
+    Query(q): Query<VersionQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let spec = parse_spec(&body)?;
     let version = ops(&state)
-        .add_version(Actor::Caller(&caller), &id, &spec)
+        .add_version(Actor::Caller(&caller), &id, &spec, q.label.as_deref())
         .await?;
     note(slot, &id, Some(version));
     Ok(Json(

@@ -92,8 +92,27 @@ pub async fn handler(
                 .set(d.latency_ewma_ms / 1000.0);
         }
     }
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    ))
+    // Series are labelled by what they name: a reader sees only the models and deployments
+    // it may know of (ADR 0011).
+    let deployments: std::collections::HashMap<String, bool> = state
+        .gateway
+        .as_ref()
+        .map(|g| g.deployments())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| {
+            let known = scif_service::authorize::deployment_known(
+                &state,
+                &caller,
+                &d.model,
+                &d.accreditation,
+            );
+            (d.name, known)
+        })
+        .collect();
+    let body = state.metrics.render_visible(|name, value| match name {
+        "model" => scif_service::authorize::model_known(&state, &caller, value),
+        _ => deployments.get(value).copied().unwrap_or(false),
+    });
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

@@ -96,6 +96,25 @@ pub fn model_visible(svc: &Service, caller: &Caller, name: &str) -> bool {
     model(svc, caller, Action::ListModels, name, None).is_ok()
 }
 
+/// Whether `caller` may know of the served model `name` at all (the mandatory rules alone,
+/// no policy): what telemetry and status views are filtered by. A model no longer served is
+/// not known to anyone.
+pub fn model_known(svc: &Service, caller: &Caller, name: &str) -> bool {
+    let Some(label) = svc.model_label(name) else {
+        return false;
+    };
+    let mut resource = Resource::model(name, label);
+    resource.handling = svc.model_handling(name);
+    svc.access.may_know(caller, &resource)
+}
+
+/// Whether `caller` may know of a remote deployment: of the model it serves, and of the
+/// deployment itself, which is labelled with its accreditation.
+pub fn deployment_known(svc: &Service, caller: &Caller, model: &str, accreditation: &str) -> bool {
+    model_known(svc, caller, model)
+        && Label::parse_banner(accreditation).is_ok_and(|l| svc.access.may_receive(caller, &l))
+}
+
 /// Authorizes an action on the deployment as a whole.
 pub fn system(
     svc: &Service,

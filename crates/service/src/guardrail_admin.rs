@@ -109,6 +109,26 @@ impl GuardrailAdmin<'_> {
         })
     }
 
+    /// A guardrail's label as stored: the canonical banner of `label`, which must be within
+    /// the system high; without one, empty, which is read as the system high (fail closed:
+    /// a word list may itself be sensitive, so using a guardrail below the system high takes
+    /// an administrator's decision).
+    fn label(&self, label: Option<&str>) -> Result<String, AdminError> {
+        let Some(text) = label else {
+            return Ok(String::new());
+        };
+        let label = scif_labels::Label::parse_banner(text)
+            .map_err(|e| AdminError::Invalid(format!("label: {e}")))?;
+        if let Some(access) = self.access {
+            if !access.system_high().dominates(&label) {
+                return Err(AdminError::Invalid(
+                    "label is above this deployment's system high".into(),
+                ));
+            }
+        }
+        Ok(label.banner())
+    }
+
     async fn changed(&self, actor: Actor<'_>, resource: String) -> Result<(), AdminError> {
         if let Some(cache) = self.cache {
             cache.attachments_changed();
@@ -124,18 +144,23 @@ impl GuardrailAdmin<'_> {
         actor: Actor<'_>,
         id: &str,
         spec: &GuardrailSpec,
+        label: Option<&str>,
         must_exist: bool,
     ) -> Result<u32, AdminError> {
+        let label = self.label(label)?;
         let text = serde_json::to_string(spec)
             .map_err(|e| AdminError::Store(StoreError::Corrupt(e.to_string())))?;
         let v = self
             .store
             .add_guardrail_version(
-                id,
-                &spec.name,
-                &text,
-                &scif_time::now_rfc3339(),
-                &actor.name(),
+                &scif_store::NewGuardrailVersion {
+                    id,
+                    name: &spec.name,
+                    spec: &text,
+                    created_at: &scif_time::now_rfc3339(),
+                    created_by: &actor.name(),
+                    label: &label,
+                },
                 must_exist,
             )
             .await
@@ -152,6 +177,7 @@ impl GuardrailAdmin<'_> {
         actor: Actor<'_>,
         id: Option<String>,
         spec: &GuardrailSpec,
+        label: Option<&str>,
     ) -> Result<(String, u32), AdminError> {
         self.authorize(actor, true)?;
         let id = id.unwrap_or_else(|| id_from_name(&spec.name));
@@ -160,7 +186,7 @@ impl GuardrailAdmin<'_> {
                 "id must be 1 to 64 letters, digits, '-' or '_'".into(),
             ));
         }
-        let v = self.write_version(actor, &id, spec, false).await?;
+        let v = self.write_version(actor, &id, spec, label, false).await?;
         Ok((id, v))
     }
 
@@ -170,9 +196,10 @@ impl GuardrailAdmin<'_> {
         actor: Actor<'_>,
         id: &str,
         spec: &GuardrailSpec,
+        label: Option<&str>,
     ) -> Result<u32, AdminError> {
         self.authorize(actor, true)?;
-        self.write_version(actor, id, spec, true).await
+        self.write_version(actor, id, spec, label, true).await
     }
 
     /// The latest version of each guardrail.

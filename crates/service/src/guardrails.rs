@@ -82,11 +82,36 @@ impl Requested {
 type PolicyCache = HashMap<Vec<(String, u32)>, Arc<Policy>>;
 
 /// The request path's view of the stored guardrails.
+/// A compiled guardrail version and its stored label.
+type Labelled = (Arc<Guardrail>, String);
+
 pub struct Guardrails {
     store: Store,
-    specs: Mutex<HashMap<(String, u32), Arc<Guardrail>>>,
+    /// Compiled versions, each with its label as stored (empty: the system high).
+    specs: Mutex<HashMap<(String, u32), Labelled>>,
     policies: Mutex<PolicyCache>,
     attachments: Mutex<Option<(Instant, Arc<Vec<AttachmentRow>>)>>,
+}
+
+fn not_found(id: &str, version: Option<u32>) -> ApiError {
+    ApiError::NotFound(match version {
+        Some(v) => format!("guardrail {id:?} version {v} not found"),
+        None => format!("guardrail {id:?} not found"),
+    })
+}
+
+/// Whether `caller` may read a guardrail labelled `stored` (the stored text; empty is the
+/// system high; an unreadable label is read by no one).
+pub fn readable_by(svc: &crate::Service, caller: &scif_access::Caller, stored: &str) -> bool {
+    let label = if stored.is_empty() {
+        svc.access.system_high().clone()
+    } else {
+        match scif_labels::Label::parse_banner(stored) {
+            Ok(l) => l,
+            Err(_) => return false,
+        }
+    };
+    svc.access.may_receive(caller, &label)
 }
 
 /// A mutex's guard; a poisoned lock still holds a consistent value here (every writer
@@ -115,6 +140,26 @@ impl Guardrails {
 
     /// One guardrail version (the latest with `None`), compiled and cached.
     pub async fn get(&self, id: &str, version: Option<u32>) -> Result<Arc<Guardrail>, ApiError> {
+        Ok(self.labelled(id, version).await?.0)
+    }
+
+    /// A guardrail version a caller names, if the caller may read its label (`may_read`, over
+    /// the stored label text). Unreadable and missing answer alike, so a caller cannot probe
+    /// a guardrail above it, nor learn which ids exist.
+    pub async fn get_for(
+        &self,
+        id: &str,
+        version: Option<u32>,
+        may_read: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Arc<Guardrail>, ApiError> {
+        match self.labelled(id, version).await {
+            Ok((g, label)) if may_read(&label) => Ok(g),
+            Ok(_) => Err(not_found(id, version)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn labelled(&self, id: &str, version: Option<u32>) -> Result<Labelled, ApiError> {
         if let Some(v) = version {
             if let Some(g) = lock(&self.specs).get(&(id.to_owned(), v)) {
                 return Ok(g.clone());
@@ -125,12 +170,7 @@ impl Guardrails {
             .get_guardrail(id, version)
             .await
             .map_err(|e| ApiError::Internal(format!("reading guardrails: {e}")))?
-            .ok_or_else(|| {
-                ApiError::NotFound(match version {
-                    Some(v) => format!("guardrail {id:?} version {v} not found"),
-                    None => format!("guardrail {id:?} not found"),
-                })
-            })?;
+            .ok_or_else(|| not_found(id, version))?;
         if let Some(g) = lock(&self.specs).get(&(row.id.clone(), row.version)) {
             return Ok(g.clone());
         }
@@ -142,8 +182,8 @@ impl Guardrails {
             version: row.version,
             spec,
         });
-        lock(&self.specs).insert((row.id, row.version), g.clone());
-        Ok(g)
+        lock(&self.specs).insert((row.id, row.version), (g.clone(), row.label.clone()));
+        Ok((g, row.label))
     }
 
     async fn attachments(&self) -> Result<Arc<Vec<AttachmentRow>>, ApiError> {
@@ -170,6 +210,7 @@ impl Guardrails {
         principal: &scif_authz::Principal,
         model: &str,
         requested: &[Requested],
+        may_read: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Arc<Policy>, ApiError> {
         let mut keys: Vec<(String, u32)> = Vec::new();
         for a in self.attachments().await?.iter() {
@@ -184,7 +225,7 @@ impl Guardrails {
             }
         }
         for r in requested {
-            let g = self.get(&r.id, r.version).await?;
+            let g = self.get_for(&r.id, r.version, may_read).await?;
             keys.push((g.id.clone(), g.version));
         }
         self.policy(keys).await

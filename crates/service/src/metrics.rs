@@ -175,8 +175,24 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        self.render_visible(|_, _| true)
+    }
+
+    /// The exposition with only the series whose `model` and `deployment` labels the reader
+    /// may know of (`visible(label_name, value)`); a family left with no series is dropped.
+    pub fn render_visible(&self, visible: impl Fn(&str, &str) -> bool) -> String {
+        let mut families = self.registry.gather();
+        for family in &mut families {
+            family.mut_metric().retain(|m| {
+                m.get_label().iter().all(|pair| {
+                    let name = pair.name();
+                    !matches!(name, "model" | "deployment") || visible(name, pair.value())
+                })
+            });
+        }
+        families.retain(|f| !f.get_metric().is_empty());
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
 }

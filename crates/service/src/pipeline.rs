@@ -96,7 +96,9 @@ pub async fn invoke(
     //    accreditation).
     let policy = svc
         .guardrails
-        .policy_for(&caller.principal, &name, guardrails)
+        .policy_for(&caller.principal, &name, guardrails, &|label| {
+            crate::guardrails::readable_by(svc, caller, label)
+        })
         .await?;
     let report: SharedReport = Arc::new(Mutex::new(Report {
         guardrails: policy.guardrails.clone(),

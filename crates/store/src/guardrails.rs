@@ -16,6 +16,21 @@ pub struct GuardrailRow {
     pub spec: String,
     pub created_at: String,
     pub created_by: String,
+    /// The guardrail's security label (canonical banner); empty means the system high.
+    pub label: String,
+}
+
+/// A version to write (its number is the next one).
+#[derive(Debug, Clone, Copy)]
+pub struct NewGuardrailVersion<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    /// The guardrail as JSON.
+    pub spec: &'a str,
+    pub created_at: &'a str,
+    pub created_by: &'a str,
+    /// Canonical banner; empty means the system high.
+    pub label: &'a str,
 }
 
 /// A guardrail version attached to a model, a principal or a group.
@@ -36,6 +51,7 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<GuardrailRow, StoreError> {
         spec: r.try_get("spec")?,
         created_at: r.try_get("created_at")?,
         created_by: r.try_get("created_by")?,
+        label: r.try_get("label")?,
     })
 }
 
@@ -44,13 +60,17 @@ impl Store {
     /// `must_exist`, a guardrail that has no version yet is an error (`Ok(None)`).
     pub async fn add_guardrail_version(
         &self,
-        id: &str,
-        name: &str,
-        spec: &str,
-        created_at: &str,
-        created_by: &str,
+        new: &NewGuardrailVersion<'_>,
         must_exist: bool,
     ) -> Result<Option<u32>, StoreError> {
+        let NewGuardrailVersion {
+            id,
+            name,
+            spec,
+            created_at,
+            created_by,
+            label,
+        } = *new;
         let mut tx = self.pool.begin().await?;
         let latest: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM guardrails WHERE id = ?")
@@ -64,13 +84,14 @@ impl Store {
             return Err(StoreError::Exists(format!("guardrail {id:?}")));
         }
         let version = latest.unwrap_or(0) + 1;
-        sqlx::query("INSERT INTO guardrails (id, version, name, spec, created_at, created_by) VALUES (?,?,?,?,?,?)")
+        sqlx::query("INSERT INTO guardrails (id, version, name, spec, created_at, created_by, label) VALUES (?,?,?,?,?,?,?)")
             .bind(id)
             .bind(version)
             .bind(name)
             .bind(spec)
             .bind(created_at)
             .bind(created_by)
+            .bind(label)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -186,28 +207,31 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn v(spec: &str) -> NewGuardrailVersion<'_> {
+        NewGuardrailVersion {
+            id: "g",
+            name: "g",
+            spec,
+            created_at: "t",
+            created_by: "cli",
+            label: "",
+        }
+    }
+
     #[tokio::test]
     async fn versions_are_immutable_and_attachments_replace() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).await.unwrap();
+        assert_eq!(s.add_guardrail_version(&v("{}"), true).await.unwrap(), None);
         assert_eq!(
-            s.add_guardrail_version("g", "g", "{}", "t", "cli", true)
-                .await
-                .unwrap(),
-            None
-        );
-        assert_eq!(
-            s.add_guardrail_version("g", "g", "{\"v\":1}", "t", "cli", false)
+            s.add_guardrail_version(&v("{\"v\":1}"), false)
                 .await
                 .unwrap(),
             Some(1)
         );
-        assert!(s
-            .add_guardrail_version("g", "g", "{}", "t", "cli", false)
-            .await
-            .is_err());
+        assert!(s.add_guardrail_version(&v("{}"), false).await.is_err());
         assert_eq!(
-            s.add_guardrail_version("g", "g", "{\"v\":2}", "t", "cli", true)
+            s.add_guardrail_version(&v("{\"v\":2}"), true)
                 .await
                 .unwrap(),
             Some(2)

@@ -174,7 +174,6 @@ impl Store {
 
     /// Deletes a principal and, by cascade, its keys; `false` when there was none. The id is
     /// retired (see [`Store::is_retired_principal`]).
-
     pub async fn delete_principal(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM principals WHERE id = ?")
             .bind(id)

@@ -7,7 +7,7 @@ mod guardrails;
 mod identity;
 mod usage;
 
-pub use guardrails::{AttachmentRow, GuardrailRow};
+pub use guardrails::{AttachmentRow, GuardrailRow, NewGuardrailVersion};
 pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
 pub use usage::{summarize, UsageDim, UsageRecord, UsageSummary, UsageTotals};
 

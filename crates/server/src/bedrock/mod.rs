@@ -801,9 +801,12 @@ pub async fn apply_guardrail(
         Some(&version),
     )
     .map_err(validation)?;
+    // Probing a guardrail needs read access to its label; unreadable and unknown alike.
     let g = state
         .guardrails
-        .get(&requested.id, requested.version)
+        .get_for(&requested.id, requested.version, &|label| {
+            scif_service::guardrails::readable_by(&state, &caller, label)
+        })
         .await?;
     let policy = state
         .guardrails
