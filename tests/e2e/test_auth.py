@@ -321,9 +321,10 @@ def test_metrics_need_read_metrics(site, keys):
 
 
 def test_admin_api_is_authorized_and_validated(site, keys):
-    for method, path, body in [("GET", "/principals", None), ("POST", "/keys", {"principal": "analyst-u"}), ("PUT", "/policies", {"policies": ""}), ("PUT", f"/models/{MODEL}/label", {"label": "SECRET"})]:
+    for method, path, body, status in [("GET", "/principals", None, 403), ("POST", "/keys", {"principal": "analyst-u"}, 403), ("PUT", "/policies", {"policies": ""}, 404), ("PUT", f"/models/{MODEL}/label", {"label": "SECRET"}, 403)]:
+        # Global policy is a system-high matter: below it, the policies are not there at all.
         r = call(site, method, f"/admin/v1{path}", key=keys["s"], json=body)
-        assert r.status_code == 403, (path, r.text)
+        assert r.status_code == status, (path, r.text)
         assert "permit" not in r.text and "SECRET" not in r.text
     bad = [
         ({"id": "x", "clearance": "TOP SECRET//TK", "nationality": "USA", "us_person": True}, "system high"),
@@ -395,19 +396,39 @@ def test_no_secret_reaches_the_log(site, keys):
     assert "eyJ" not in log, "no JWT in the log"
 
 
+def phi_admin(site):
+    """An administrator holding the PHI access, made by the local operator (the bootstrap
+    administrator holds no access, so it can grant none)."""
+    if not hasattr(site, "phi_admin"):
+        run_cli("principals", "create", "phi-admin", "--clearance", SYSTEM_HIGH, "--group", "admins", "--access", "PHI", "--data-dir", str(site.data_dir), env=site.env)
+        site.phi_admin = run_cli("keys", "create", "--principal", "phi-admin", "--data-dir", str(site.data_dir), env=site.env).stdout.strip()
+    return site.phi_admin
+
+
 def test_phi_and_itar_handling_on_a_model(site, keys):
-    nurse = principal(site, "nurse", "UNCLASSIFIED", accesses=["PHI"])
-    admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": ["phi"]})
+    boss = phi_admin(site)
+    assert call(site, "POST", "/admin/v1/principals", key=site.key, json={"id": "nurse", "clearance": "UNCLASSIFIED", "nationality": "USA", "us_person": True, "accesses": ["PHI"]}).status_code == 403, "no granting an access one lacks"
+    r = call(site, "POST", "/admin/v1/principals", key=boss, json={"id": "nurse", "clearance": "UNCLASSIFIED", "nationality": "USA", "us_person": True, "accesses": ["PHI"]})
+    assert r.status_code == 200, r.text
+    nurse = call(site, "POST", "/admin/v1/keys", key=boss, json={"principal": "nurse"}).json()["key"]
+    # The bootstrap administrator lacks PHI: it may not put the caveat on, and once it is on,
+    # the model is as invisible to it as to anyone else without the access.
+    assert call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=site.key, json={"label": "UNCLASSIFIED", "handling": ["phi"]}).status_code == 403
+    r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=boss, json={"label": "UNCLASSIFIED", "handling": ["phi"]})
+    assert r.status_code == 200, r.text
+    assert call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=site.key, json={"label": "UNCLASSIFIED", "handling": []}).status_code == 404
     try:
         assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["u"]).status_code == 404, "no PHI access"
         assert call(site, "GET", f"/v1/models/{MODEL}", key=nurse).status_code == 200
         r = call(site, "POST", "/v1/chat/completions", key=nurse, json=chat_body())
         assert r.status_code == 200, r.text
-        admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": ["itar"]})
+        r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=boss, json={"label": "UNCLASSIFIED", "handling": ["itar"]})
+        assert r.status_code == 200, r.text
         assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["gbr"]).status_code == 404, "ITAR: US persons only"
         assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["u"]).status_code == 200
         r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=site.key, json={"label": "UNCLASSIFIED", "handling": ["hipaa"]})
         assert r.status_code == 400
     finally:
-        admin(site, "PUT", f"/models/{MODEL}/label", json={"label": "UNCLASSIFIED", "handling": []})
+        r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=boss, json={"label": "UNCLASSIFIED", "handling": []})
+        assert r.status_code == 200, r.text
     assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["gbr"]).status_code == 200

@@ -239,7 +239,7 @@ impl Access {
         };
         tracing::info!(target: "scif::decision", principal = ?decision.principal_id, action = %action, resource_kind = %kind, resource = ?target.id, reason = ?decision.reason, "deny");
         Err(AdminError::Refused {
-            message: format!("that would grant a {attribute} you do not hold"),
+            message: format!("that would grant {attribute} you do not hold"),
             decision: Box::new(decision),
         })
     }

@@ -455,13 +455,20 @@ pub fn principal_from_record(r: &PrincipalRecord) -> Result<Principal, String> {
     })
 }
 
+/// A character no identity may hold: controls (C0, DEL, C1), line and paragraph separators,
+/// and the bidirectional overrides that make a log line read other than it is.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// An OIDC identity: attributes come from the token's claims as mapped by configuration.
 /// What the token does not say is taken at its most restrictive: UNCLASSIFIED, no known
 /// nationality, not a US person, no groups, no accesses.
 fn principal_from_claims(c: &VerifiedClaims) -> Result<Principal, AuthFailure> {
     // An identity is a name, not a document: no control characters (a newline in a subject
     // could forge a log line or an audit field), nothing empty, nothing unbounded.
-    let name_ok = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
+    let name_ok = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(unprintable);
     let claim = |what: &str| AuthFailure::Rejected(AuthnError::InvalidClaim(what.into()));
     if !name_ok(&c.subject) {
         return Err(claim("sub"));

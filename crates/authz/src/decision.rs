@@ -128,12 +128,12 @@ pub enum Attribute {
 impl fmt::Display for Attribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Attribute::Clearance => "clearance",
+            Attribute::Clearance => "a clearance",
             Attribute::UsPerson => "US-person status",
-            Attribute::Releasability => "nationality or releasability group",
-            Attribute::Access => "access",
-            Attribute::Permission => "permission",
-            Attribute::Scope => "scope",
+            Attribute::Releasability => "a nationality or releasability group",
+            Attribute::Access => "an access",
+            Attribute::Permission => "a permission",
+            Attribute::Scope => "a scope",
         })
     }
 }
@@ -148,7 +148,7 @@ impl fmt::Display for DecisionReason {
             DecisionReason::ForbiddenByPolicy => f.write_str("forbidden by policy"),
             DecisionReason::OutOfScope => f.write_str("credential scope does not cover the action"),
             DecisionReason::PolicyError => f.write_str("policy evaluation error"),
-            DecisionReason::NotHeld(a) => write!(f, "a {a} the actor does not hold"),
+            DecisionReason::NotHeld(a) => write!(f, "{a} the actor does not hold"),
         }
     }
 }

@@ -109,8 +109,8 @@ pub enum KeysCmd {
         #[arg(long)]
         json: bool,
         /// A SigV4 credential (access key id and secret access key) for AWS SDK clients
-        /// instead of an API key
-        #[arg(long, conflicts_with = "scopes")]
+        /// instead of an API key (scoped like one)
+        #[arg(long)]
         sigv4: bool,
         #[command(flatten)]
         common: CommonArgs,

@@ -3,7 +3,8 @@
 //! Values in log events include what callers control (principal ids from tokens, model names,
 //! paths). The text formatter writes them as they are, so a value holding a newline could
 //! write a forged line. Every event passes through [`Escaping`], which writes each control
-//! character (C0, DEL, C1, and the Unicode line and paragraph separators) as `\u{..}`, except
+//! character (C0, DEL, C1, the Unicode line and paragraph separators, and the bidirectional
+//! overrides) as `\u{..}`, except
 //! the newline that ends the event. Colour codes are off, so nothing legitimate is escaped.
 
 use std::io::{self, Write};
@@ -45,7 +46,8 @@ pub fn escape(buf: &[u8]) -> String {
     };
     let mut out = String::with_capacity(body.len() + 1);
     for c in body.chars() {
-        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || bidi {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
