@@ -409,7 +409,7 @@ def test_phi_and_itar_handling_on_a_model(site, keys):
     boss = phi_admin(site)
     assert call(site, "POST", "/admin/v1/principals", key=site.key, json={"id": "nurse", "clearance": "UNCLASSIFIED", "nationality": "USA", "us_person": True, "accesses": ["PHI"]}).status_code == 403, "no granting an access one lacks"
     r = call(site, "POST", "/admin/v1/principals", key=boss, json={"id": "nurse", "clearance": "UNCLASSIFIED", "nationality": "USA", "us_person": True, "accesses": ["PHI"]})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
     nurse = call(site, "POST", "/admin/v1/keys", key=boss, json={"principal": "nurse"}).json()["key"]
     # The bootstrap administrator lacks PHI: it may not put the caveat on, and once it is on,
     # the model is as invisible to it as to anyone else without the access.
