@@ -134,7 +134,7 @@ pub use key::{
     load_or_create_signing_key, parse_public_key_hex, read_public_key, PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
 };
-pub use query::{ocsf, ocsf_activity_id, read, Filter};
+pub use query::{ocsf, ocsf_activity_id, read, record_hash, Filter};
 pub use record::{
     build_checkpoint, build_record, canonical_json, checkpoint_message, compute_hash, hash_body,
     record_body, verify_checkpoint_signature, verify_record_line, Checkpoint, CheckpointLine,

@@ -283,3 +283,26 @@ pub fn ocsf(r: &Record) -> Value {
     o.insert("unmapped".into(), Value::Object(un));
     Value::Object(o)
 }
+
+/// The hash of record `seq` as the trail in `dir` holds it now, recomputed from the record's
+/// content: `None` when there is no such record or its content does not match its hash. Seq 0
+/// is the empty trail (the genesis hash). For checking a trail against its anchor.
+pub fn record_hash(dir: &Path, seq: u64) -> Result<Option<String>, AuditError> {
+    if seq == 0 {
+        return Ok(Some(crate::GENESIS_HASH.to_owned()));
+    }
+    let found = read(
+        dir,
+        &Filter {
+            after_seq: Some(seq - 1),
+            limit: Some(1),
+            ..Filter::default()
+        },
+    )?;
+    Ok(match found.first() {
+        Some(r) if r.seq == seq => crate::compute_hash(r.seq, &r.node, &r.prev_hash, &r.event)
+            .ok()
+            .filter(|h| *h == r.hash),
+        _ => None,
+    })
+}

@@ -110,6 +110,9 @@ struct Counters {
 }
 
 struct State {
+    /// The last record known to be on disk (fsync'd): its seq and hash. What the node
+    /// anchors the trail to, outside the segment files.
+    durable: Mutex<(u64, String)>,
     failed: Mutex<Option<String>>,
     failed_flag: AtomicBool,
     inject_failure: AtomicBool,
@@ -397,6 +400,7 @@ impl Trail {
         }
 
         let state = Arc::new(State {
+            durable: Mutex::new((next_seq - 1, last_hash.clone())),
             failed: Mutex::new(None),
             failed_flag: AtomicBool::new(false),
             inject_failure: AtomicBool::new(false),
@@ -517,6 +521,13 @@ impl Trail {
             Some(m) => Err(m),
             None => Ok(()),
         }
+    }
+
+    /// The last record known to be on disk (fsync'd): `(seq, hash)`; `(0, genesis)` for an
+    /// empty trail. A node keeps this outside the segments (its anchor) to catch a trail
+    /// later found shorter than, older than or different from what it wrote.
+    pub fn durable_head(&self) -> (u64, String) {
+        lock(&self.inner.state.durable).clone()
     }
 
     /// Counters since open.
@@ -844,6 +855,7 @@ impl Writer {
                 .map_err(|e| format!("fsync {}: {e}", self.seg_path.display()))?;
             self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
+        *lock(&self.state.durable) = (self.next_seq - 1, self.last_hash.clone());
         self.dirty = false;
         self.deferred_since = None;
         self.last_sync = Instant::now();

@@ -327,6 +327,10 @@ pub struct AuditConfig {
     /// What of prompts and completions is recorded: "none", "sha256", or "full" (the text, for
     /// sites whose rules require it).
     pub prompts: PromptRecording,
+    /// The trail's public key (64 hex digits), pinned: what `scif audit verify` trusts. Keep
+    /// it where the host's administrator cannot change it (configuration management); a key
+    /// read from the data directory proves nothing against someone who can rewrite the trail.
+    pub public_key: String,
 }
 
 impl Default for AuditConfig {
@@ -341,6 +345,7 @@ impl Default for AuditConfig {
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
             prompts: PromptRecording::None,
+            public_key: String::new(),
         }
     }
 }

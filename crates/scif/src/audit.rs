@@ -35,6 +35,120 @@ fn node_name(cfg: &Config) -> String {
         .unwrap_or_else(|| "scif".to_owned())
 }
 
+/// Refuses to continue a trail that no longer holds the record this node anchored: cut short
+/// (a segment truncated or deleted), rolled back to an older copy, or replaced (edited and
+/// re-chained). Run before the trail is opened, so nothing is appended to a suspect trail.
+/// Returns the anchor, or `None` when this node has none yet (a new install, or the first
+/// start after an upgrade).
+pub async fn check_anchor(
+    cfg: &Config,
+    store: &scif_store::Store,
+) -> anyhow::Result<Option<scif_store::AuditAnchor>> {
+    let node = node_name(cfg);
+    let Some(anchor) = store.audit_anchor(&node).await? else {
+        return Ok(None);
+    };
+    let dir = cfg.audit_dir();
+    let held = {
+        let dir = dir.clone();
+        let seq = anchor.seq;
+        tokio::task::spawn_blocking(move || scif_audit::record_hash(&dir, seq)).await??
+    };
+    if held.as_deref() == Some(anchor.hash.as_str()) {
+        return Ok(Some(anchor));
+    }
+    let what = if held.is_none() {
+        "does not hold"
+    } else {
+        "holds a different"
+    };
+    anyhow::bail!(
+        "the audit trail in {} {what} record {} that node {node:?} anchored on {} (hash {}).\n\
+         The trail was cut short, rolled back to an older copy, or replaced; scif will not \
+         continue it.\n\
+         To recover: restore the trail from a copy that holds that record (then `scif audit \
+         verify` passes), or, once the cause is understood, accept the trail as it is with \
+         `scif audit reanchor --reason \"...\"`, which records the reset in the trail.",
+        dir.display(),
+        anchor.seq,
+        anchor.updated_at,
+        anchor.hash
+    )
+}
+
+/// Keeps this node's anchor at the trail's durable head, off the request path: a task reads
+/// the head a few times a second and writes it when it moved. With no anchor yet, adopts the
+/// trail as it is and says so in the trail.
+pub async fn anchor(
+    cfg: &Config,
+    auditor: &Auditor,
+    store: &scif_store::Store,
+    existing: Option<scif_store::AuditAnchor>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let node = node_name(cfg);
+    if existing.is_none() {
+        let (seq, hash) = auditor.trail.durable_head();
+        let mut detail = serde_json::Map::new();
+        detail.insert("seq".into(), seq.into());
+        detail.insert("hash".into(), hash.clone().into());
+        let event = Event {
+            time: scif_audit::time::now_rfc3339(),
+            action: "audit_anchor_adopted".into(),
+            decision: "info".into(),
+            principal: Some("scif".into()),
+            reasons: vec![if seq == 0 {
+                "new_trail"
+            } else {
+                "no_anchor_found"
+            }
+            .into()],
+            detail,
+            ..Default::default()
+        };
+        auditor
+            .append(event)
+            .await
+            .context("recording the audit anchor's adoption")?;
+        store
+            .advance_audit_anchor(&node, seq, &hash, &scif_audit::time::now_rfc3339())
+            .await?;
+    }
+    let trail = auditor.trail.clone();
+    let store = store.clone();
+    Ok(tokio::spawn(async move {
+        let mut written = 0u64;
+        loop {
+            let (seq, hash) = trail.durable_head();
+            if seq > written {
+                match store
+                    .advance_audit_anchor(&node, seq, &hash, &scif_audit::time::now_rfc3339())
+                    .await
+                {
+                    Ok(()) => written = seq,
+                    Err(e) => tracing::error!(error = %e, "cannot advance the audit anchor"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }))
+}
+
+/// After the trail is closed: the anchor at its final checkpoint.
+pub async fn final_anchor(cfg: &Config, trail: &Trail, store: &scif_store::Store) {
+    let (seq, hash) = trail.durable_head();
+    if let Err(e) = store
+        .advance_audit_anchor(
+            &node_name(cfg),
+            seq,
+            &hash,
+            &scif_audit::time::now_rfc3339(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "cannot write the final audit anchor");
+    }
+}
+
 /// Opens (and if need be recovers) the trail; prints the public key on first creation.
 pub fn open_trail(cfg: &Config) -> anyhow::Result<Auditor> {
     let keys = key_dir(cfg);
@@ -119,9 +233,14 @@ pub enum AuditCmd {
         /// Start at this sequence number (earlier segments archived away)
         #[arg(long)]
         from: Option<u64>,
-        /// Trusted public key file (64 hex digits) [default: the data directory's, if present]
+        /// Trusted public key file (64 hex digits) [default: `audit.public_key` in the
+        /// configuration]. Without a pinned key the result is unanchored: keys found on the
+        /// host prove nothing against someone who can rewrite the trail
         #[arg(long)]
         pubkey: Option<PathBuf>,
+        /// Accept an unanchored result (no pinned key): exit 0 if the chain holds
+        #[arg(long)]
+        accept_unanchored: bool,
         /// Accept events after the last checkpoint (a live trail between checkpoints);
         /// they are still counted
         #[arg(long)]
@@ -148,6 +267,16 @@ pub enum AuditCmd {
         format: String,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Accept the trail as it is after scif refused to continue it (it no longer held the
+    /// record this node anchored): move the anchor to the trail's last record. The reset and
+    /// the reason are recorded in the trail at the next start. The server must be stopped
+    Reanchor {
+        /// Why (what was found and done); recorded in the trail
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -205,29 +334,44 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
             dir,
             from,
             pubkey,
+            accept_unanchored,
             allow_unsigned_tail,
             common,
         } => {
             let cfg = load_config(&common, None)?;
+            let own_trail = dir.is_none();
             let dir = dir.unwrap_or_else(|| cfg.audit_dir());
-            let default_pub = key_dir(&cfg).join(scif_audit::PUBLIC_KEY_FILE);
-            let pubkey = match pubkey {
-                Some(p) => Some(p),
-                None => default_pub.exists().then_some(default_pub),
-            };
-            let key = pubkey
-                .as_deref()
-                .map(scif_audit::read_public_key)
-                .transpose()
-                .context("--pubkey")?;
-            verify(
-                &dir,
-                from,
-                key.as_ref(),
-                pubkey.as_deref(),
-                allow_unsigned_tail,
-            )
+            let (key, signer) = pinned_key(&cfg, pubkey.as_deref())?;
+            verify(&dir, from, key.as_ref(), &signer, allow_unsigned_tail)?;
+            if own_trail {
+                // The node's own anchor, kept outside the segments, must still be in the trail.
+                let store = scif_store::Store::open(&cfg.storage.data_dir).await?;
+                if let Some(a) = store.audit_anchor(&node_name(&cfg)).await? {
+                    let held = scif_audit::record_hash(&dir, a.seq)?;
+                    store.close().await;
+                    if held.as_deref() != Some(a.hash.as_str()) {
+                        anyhow::bail!(
+                            "audit trail BROKEN: it no longer holds record {} that this node                              anchored on {}: cut short, rolled back or replaced",
+                            a.seq,
+                            a.updated_at
+                        );
+                    }
+                    out(format!(
+                        "anchored: holds record {} as anchored on {}",
+                        a.seq, a.updated_at
+                    ));
+                }
+            }
+            if key.is_none() {
+                let msg = "UNANCHORED: no pinned public key (--pubkey, or audit.public_key in                            the configuration), so the checkpoints were checked against the keys                            found on this host, which whoever can rewrite the trail can replace";
+                if !accept_unanchored {
+                    anyhow::bail!("{msg}; pass --accept-unanchored to accept that");
+                }
+                eprintln!("{msg}");
+            }
+            Ok(())
         }
+        AuditCmd::Reanchor { reason, common } => reanchor(&common, &reason).await,
         AuditCmd::Query {
             filter,
             limit,
@@ -308,11 +452,106 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
     }
 }
 
+/// The pinned key `verify` trusts, and how to name it: `--pubkey`, else `audit.public_key`.
+/// None: unanchored.
+fn pinned_key(
+    cfg: &Config,
+    path: Option<&Path>,
+) -> anyhow::Result<(Option<scif_audit::VerifyingKey>, String)> {
+    if let Some(p) = path {
+        let key = scif_audit::read_public_key(p).context("--pubkey")?;
+        if let (Ok(file), Ok(data)) = (p.canonicalize(), cfg.storage.data_dir.canonicalize()) {
+            if file.starts_with(&data) {
+                eprintln!(
+                    "warning: {} is inside the data directory; whoever can rewrite the trail can                      replace it",
+                    p.display()
+                );
+            }
+        }
+        return Ok((Some(key), p.display().to_string()));
+    }
+    let hex_key = cfg.audit.public_key.trim();
+    if hex_key.is_empty() {
+        return Ok((
+            None,
+            "the keys embedded in the checkpoints (unanchored)".to_owned(),
+        ));
+    }
+    let bytes: [u8; 32] = hex::decode(hex_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("audit.public_key: 64 hex digits")?;
+    let key = scif_audit::VerifyingKey::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("audit.public_key: {e}"))?;
+    Ok((Some(key), "audit.public_key".to_owned()))
+}
+
+/// `scif audit reanchor`: the operator's repair after a refused start.
+async fn reanchor(common: &CommonArgs, reason: &str) -> anyhow::Result<()> {
+    let cfg = load_config(common, None)?;
+    anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why");
+    let dir = cfg.audit_dir();
+    // The server must not be writing the trail meanwhile.
+    let lock_path = dir.join("writer.lock");
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&lock_path) {
+        if let Err(std::fs::TryLockError::WouldBlock) = f.try_lock() {
+            anyhow::bail!(
+                "the audit trail is being written (is scif serve running?); stop it first"
+            );
+        }
+    }
+    let opts = scif_audit::VerifyOptions {
+        from_seq: None,
+        pubkey: None,
+        require_signed_tail: false,
+    };
+    let report = match scif_audit::verify_with(&dir, &opts) {
+        Ok(r) => r,
+        Err((brk, _)) => anyhow::bail!(
+            "the audit trail does not verify ({brk}); reanchoring it would hide that. Restore              it from a copy first"
+        ),
+    };
+    let hash = scif_audit::record_hash(&dir, report.last_seq)?
+        .context("the trail's last record cannot be read back")?;
+    let store = scif_store::Store::open(&cfg.storage.data_dir).await?;
+    let node = node_name(&cfg);
+    let previous = store.audit_anchor(&node).await?;
+    let now = scif_audit::time::now_rfc3339();
+    store
+        .reset_audit_anchor(&node, report.last_seq, &hash, &now)
+        .await?;
+    let event = serde_json::json!({
+        "time": now,
+        "principal": "local operator",
+        "auth_method": "local_operator",
+        "action": "audit_anchor_reset",
+        "resource": format!("audit/{node}"),
+        "decision": "info",
+        "reasons": ["operator_reanchor"],
+        "detail": {
+            "via": "cli",
+            "reason": reason,
+            "previous_seq": previous.as_ref().map(|a| a.seq),
+            "previous_hash": previous.as_ref().map(|a| a.hash.clone()),
+            "seq": report.last_seq,
+            "hash": hash,
+        },
+    });
+    store.push_audit_outbox(&event.to_string()).await?;
+    store.close().await;
+    out(format!(
+        "anchor of node {node:?} moved to record {} (was {}); the reset is recorded in the trail          at the next start",
+        report.last_seq,
+        previous.map_or_else(|| "none".to_owned(), |a| a.seq.to_string())
+    ));
+    Ok(())
+}
+
 fn verify(
     dir: &Path,
     from: Option<u64>,
     key: Option<&scif_audit::VerifyingKey>,
-    key_path: Option<&Path>,
+    signer: &str,
     allow_unsigned_tail: bool,
 ) -> anyhow::Result<()> {
     let opts = scif_audit::VerifyOptions {
@@ -320,10 +559,6 @@ fn verify(
         pubkey: key,
         require_signed_tail: key.is_some() && !allow_unsigned_tail,
     };
-    let signer = key_path.map_or_else(
-        || "the keys embedded in the checkpoints (no --pubkey)".to_owned(),
-        |p| p.display().to_string(),
-    );
     match scif_audit::verify_with(dir, &opts) {
         Ok(r) => {
             out(format!(

@@ -113,6 +113,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
+    let anchored = crate::audit::check_anchor(&cfg, &store).await?;
     let auditor = crate::audit::open_trail(&cfg)?;
     let access = Arc::new(crate::access::open(&cfg, store.clone()).await?);
     if let Some(key) = access.bootstrap().await? {
@@ -149,6 +150,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let health = gateway.as_ref().map(|g| g.spawn_health_checks());
     let hup = tokio::spawn(reload_on_sighup(state.clone()));
     crate::audit::lifecycle(&auditor, "server_start", &state).await?;
+    let anchor_cfg = state.config.clone();
+    let anchor_task = crate::audit::anchor(&anchor_cfg, &auditor, &store, anchored).await?;
     scif_server::audit::drain_outbox(&auditor, &store)
         .await
         .map_err(|e| anyhow::anyhow!("moving queued admin events into the audit trail: {e}"))?;
@@ -169,7 +172,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::error!("usage records still unwritten after 10 s; some are lost");
     }
-    tokio::task::spawn_blocking(move || trail.close()).await??;
+    let closing = trail.clone();
+    tokio::task::spawn_blocking(move || closing.close()).await??;
+    anchor_task.abort();
+    crate::audit::final_anchor(&anchor_cfg, &trail, &store).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

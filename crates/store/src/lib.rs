@@ -3,10 +3,12 @@
 //!
 //! This crate holds records only; it does not interpret model files or speak HTTP.
 
+mod anchor;
 mod guardrails;
 mod identity;
 mod usage;
 
+pub use anchor::AuditAnchor;
 pub use guardrails::{AttachmentRow, GuardrailRow, NewGuardrailVersion};
 pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
 pub use usage::{summarize, UsageDim, UsageRecord, UsageSummary, UsageTotals};

@@ -1,0 +1,149 @@
+"""An insider with write access to the data directory cannot cut the trail short, roll it back
+or re-sign it unnoticed: the node anchors its trail in the store (another file), `serve` refuses
+a trail that no longer holds what it anchored, `verify` catches it too and trusts no key found on
+the host, and `scif audit reanchor` is the recorded way back."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import MODEL, SYSTEM, Server, make_tester, model_file, run_cli
+
+
+def verify(d: Path, *args, check=True):
+    return run_cli("audit", "verify", "--data-dir", str(d), *args, check=check)
+
+
+def serve_some(d: Path, n=3, env=None):
+    s = Server(d, extra_env=env).wait_ready()
+    try:
+        body = {"model": MODEL, "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0}
+        for _ in range(n):
+            assert httpx.post(f"{s.url}/v1/chat/completions", json=body, headers=s.auth, timeout=60).status_code == 200
+    finally:
+        assert s.stop() == 0, s.logs()
+
+
+def refused_start(d: Path) -> str:
+    s = Server(d)
+    code = s.proc.wait(timeout=60)
+    logs = s.logs()
+    s.log.close()
+    assert code != 0, logs
+    return logs
+
+
+@pytest.fixture
+def node(tmp_path):
+    d = tmp_path / "n"
+    run_cli("models", "import", model_file(), "--name", MODEL, "--data-dir", str(d))
+    make_tester(d)
+    # Checkpoints often, segments small: the trail has several of each.
+    env = {"SCIF_AUDIT_CHECKPOINT_EVERY_EVENTS": "3", "SCIF_AUDIT_SEGMENT_MAX_MB": "1"}
+    serve_some(d, env=env)
+    return d
+
+
+def segments(d: Path):
+    return sorted((d / "audit").glob("segment-*.log"))
+
+
+def test_a_rolled_back_trail_is_refused_and_reanchored_on_record(node):
+    d = node
+    backup = d.parent / "backup"
+    shutil.copytree(d / "audit", backup)
+    serve_some(d)  # the trail moves on past the backup
+    shutil.rmtree(d / "audit")
+    shutil.copytree(backup, d / "audit")  # roll the directory back
+    logs = refused_start(d)
+    assert "will not continue it" in logs and "scif audit reanchor" in logs, logs
+    r = verify(d, "--accept-unanchored", check=False)
+    assert r.returncode != 0 and "no longer holds record" in r.stderr, r.stderr
+    # The recorded way back.
+    r = run_cli("audit", "reanchor", "--data-dir", str(d), check=False)
+    assert r.returncode != 0  # a reason is required
+    run_cli("audit", "reanchor", "--reason", "restored from backup after disk failure INC-42", "--data-dir", str(d))
+    serve_some(d, n=1)
+    recs = [json.loads(line) for line in run_cli("audit", "query", "--json", "--action", "audit_anchor_reset", "--data-dir", str(d)).stdout.splitlines()]
+    assert len(recs) == 1 and recs[0]["event"]["detail"]["reason"].endswith("INC-42"), recs
+    assert verify(d, "--accept-unanchored").returncode == 0
+
+
+def test_truncation_at_a_checkpoint_and_a_deleted_last_segment_are_refused(node):
+    d = node
+    # Truncate the last segment right after an earlier checkpoint line.
+    last = segments(d)[-1]
+    lines = last.read_text().splitlines(keepends=True)
+    cps = [i for i, line in enumerate(lines) if line.startswith('{"checkpoint"')]
+    assert len(cps) >= 2, lines
+    saved = last.read_text()
+    last.write_text("".join(lines[: cps[-2] + 1]))
+    assert "will not continue it" in refused_start(d)
+    r = verify(d, "--accept-unanchored", check=False)
+    assert r.returncode != 0 and "no longer holds record" in r.stderr, r.stderr
+    last.write_text(saved)
+    # Delete the whole last segment (after a restart there are several).
+    serve_some(d, n=1)
+    segs = segments(d)
+    if len(segs) < 2:
+        pytest.skip("one segment only")
+    segs[-1].unlink()
+    assert "will not continue it" in refused_start(d)
+
+
+def rehash(record: dict) -> dict:
+    """The record's hash recomputed as the node would (the crate docs' canonical encoding):
+    what an insider re-chaining an edited trail computes."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    record["hash"] = hashlib.sha256(b"scif audit record v1\0" + canonical.encode()).hexdigest()
+    return record
+
+
+def test_an_edited_and_rechained_record_is_refused(node):
+    d = node
+    last = segments(d)[-1]
+    lines = last.read_text().splitlines(keepends=True)
+    idx = max(i for i, line in enumerate(lines) if line.startswith('{"event"'))
+    rec = json.loads(lines[idx])
+    assert rehash(json.loads(lines[idx]))["hash"] == rec["hash"], "the re-chaining is the node's own"
+    rec["event"]["principal"] = "someone-else"
+    lines[idx] = json.dumps(rehash(rec), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    last.write_text("".join(lines))
+    assert "holds a different record" in refused_start(d)
+
+
+def test_a_replaced_trail_is_refused(node, tmp_path):
+    d = node
+    other = tmp_path / "other"
+    run_cli("models", "import", model_file(), "--name", MODEL, "--data-dir", str(other))
+    make_tester(other)
+    serve_some(other, n=6)
+    shutil.rmtree(d / "audit")
+    shutil.copytree(other / "audit", d / "audit")
+    assert "will not continue it" in refused_start(d)
+
+
+def test_verify_trusts_only_a_pinned_key(node, tmp_path):
+    d = node
+    pub = run_cli("audit", "pubkey", "--data-dir", str(d)).stdout.strip()
+    outside = tmp_path / "pinned.pub"
+    outside.write_text(pub)
+    assert verify(d, "--pubkey", str(outside)).stdout.startswith("verified ")
+    # Delete the host's public key and re-sign with any key: the pinned key catches it, and
+    # without one verify exits non-zero.
+    (d / "secrets" / "audit-signing.pub").unlink()
+    r = verify(d, check=False)
+    assert r.returncode != 0 and "UNANCHORED" in r.stderr
+    # A pinned key in the configuration works the same as --pubkey.
+    cfg = d / "pinned.toml"
+    cfg.write_text(f'[audit]\npublic_key = "{pub}"\n')
+    r = run_cli("audit", "verify", "--data-dir", str(d), "--config", str(cfg), check=False)
+    assert r.returncode == 0, r.stderr
+    wrong = tmp_path / "wrong.pub"
+    wrong.write_text("11" * 32)
+    assert verify(d, "--pubkey", str(wrong), check=False).returncode != 0
