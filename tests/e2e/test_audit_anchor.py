@@ -147,3 +147,47 @@ def test_verify_trusts_only_a_pinned_key(node, tmp_path):
     wrong = tmp_path / "wrong.pub"
     wrong.write_text("11" * 32)
     assert verify(d, "--pubkey", str(wrong), check=False).returncode != 0
+
+
+def checker(kind, pub, proof: dict, tmp_path: Path):
+    import subprocess
+    import sys
+
+    f = tmp_path / f"{kind}-{abs(hash(json.dumps(proof, sort_keys=True)))}.json"
+    f.write_text(json.dumps(proof))
+    script = Path(__file__).resolve().parents[2] / "scripts" / "audit_proof_check.py"
+    return subprocess.run([sys.executable, str(script), kind, pub, str(f)], capture_output=True, text=True)
+
+
+def test_inclusion_and_consistency_proofs_check_offline_with_an_independent_reader(node, tmp_path):
+    d = node
+    pub = run_cli("audit", "pubkey", "--data-dir", str(d)).stdout.strip()
+    out = verify(d, "--accept-unanchored").stdout
+    assert "checkpoints signed by" in out
+    sizes = []
+    for seg in segments(d):
+        for line in seg.read_text().splitlines():
+            if line.startswith('{"checkpoint"') and '"tlog"' in line:
+                sizes.append(json.loads(line)["checkpoint"]["seq"])
+    assert len(sizes) >= 3, sizes
+    last = sizes[-1]
+    for seq in sorted({1, 2, last // 2, last}):
+        p = json.loads(run_cli("audit", "prove", str(seq), "--data-dir", str(d)).stdout)
+        assert p["seq"] == seq and p["tree_size"] >= seq
+        r = checker("inclusion", pub, p, tmp_path)
+        assert r.returncode == 0 and "proof holds" in r.stdout, (seq, r.stdout, r.stderr)
+        if p["proof"]:
+            bad = dict(p, proof=[("0" if p["proof"][0][0] != "0" else "1") + p["proof"][0][1:]] + p["proof"][1:])
+            assert checker("inclusion", pub, bad, tmp_path).returncode == 1
+        other = dict(p, record=p["record"].replace('"decision":"', '"decision":"x', 1))
+        assert checker("inclusion", pub, other, tmp_path).returncode == 1
+        assert checker("inclusion", "11" * 32, p, tmp_path).returncode == 1
+    for old, new in [(sizes[0], last), (sizes[1], sizes[-2]), (last, last)]:
+        c = json.loads(run_cli("audit", "consistency", str(old), str(new), "--data-dir", str(d)).stdout)
+        r = checker("consistency", pub, c, tmp_path)
+        assert r.returncode == 0, (old, new, r.stdout)
+    # A proof between trees that are not prefixes of one another fails: swap the checkpoints.
+    c = json.loads(run_cli("audit", "consistency", str(sizes[0]), str(last), "--data-dir", str(d)).stdout)
+    swapped = dict(c, old_checkpoint=c["new_checkpoint"], new_checkpoint=c["old_checkpoint"])
+    assert checker("consistency", pub, swapped, tmp_path).returncode == 1
+    assert run_cli("audit", "consistency", "2", str(last), "--data-dir", str(d), check=False).returncode != 0 or 2 in sizes

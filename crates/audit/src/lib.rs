@@ -121,6 +121,8 @@
 
 mod error;
 mod key;
+pub mod merkle;
+mod proof;
 mod query;
 mod record;
 mod segment;
@@ -134,6 +136,7 @@ pub use key::{
     load_or_create_signing_key, parse_public_key_hex, read_public_key, PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
 };
+pub use proof::{consistency, prove, ConsistencyProof, InclusionProof};
 pub use query::{ocsf, ocsf_activity_id, read, record_hash, Filter};
 pub use record::{
     build_checkpoint, build_record, canonical_json, checkpoint_message, compute_hash, hash_body,

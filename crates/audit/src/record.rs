@@ -95,6 +95,21 @@ pub struct Checkpoint {
     pub public_key_hex: String,
     /// Base64 (standard, padded) of the 64-byte Ed25519 signature.
     pub signature_b64: String,
+    /// The Merkle tree over records 1 to `seq`: a signed C2SP checkpoint note of its root,
+    /// and the tree's peaks (so a restart continues the tree without reading the whole trail).
+    /// Absent on checkpoints written before the tree existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<Tlog>,
+}
+
+/// The Merkle part of a checkpoint (see [`crate::merkle`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tlog {
+    /// The signed note: origin, tree size (= `seq`), base64 root, signature line.
+    pub note: String,
+    /// Hex roots of the tree's perfect subtrees, largest first.
+    pub peaks: Vec<String>,
 }
 
 /// A checkpoint line: `{"checkpoint":{...}}`.
@@ -363,6 +378,18 @@ pub fn build_checkpoint(
     hash: &str,
     time: &str,
 ) -> Result<(Checkpoint, String), serde_json::Error> {
+    build_checkpoint_with_tree(key, node, seq, hash, time, None)
+}
+
+/// [`build_checkpoint`], with the signed Merkle note of `tree` (whose size must be `seq`).
+pub fn build_checkpoint_with_tree(
+    key: &ed25519_dalek::SigningKey,
+    node: &str,
+    seq: u64,
+    hash: &str,
+    time: &str,
+    tree: Option<&crate::merkle::CompactTree>,
+) -> Result<(Checkpoint, String), serde_json::Error> {
     use base64::Engine as _;
     use ed25519_dalek::Signer as _;
     let raw = decode_hash(hash).unwrap_or([0u8; 32]);
@@ -374,6 +401,10 @@ pub fn build_checkpoint(
         node: node.to_owned(),
         public_key_hex: hex::encode(key.verifying_key().as_bytes()),
         signature_b64: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+        tlog: tree.map(|t| Tlog {
+            note: crate::merkle::sign_note(key, &crate::merkle::origin(node), t.size(), &t.root()),
+            peaks: t.peaks().iter().map(hex::encode).collect(),
+        }),
     };
     let line = canonical_json(&serde_json::to_value(CheckpointLine {
         checkpoint: cp.clone(),

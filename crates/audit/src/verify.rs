@@ -26,6 +26,8 @@ pub struct VerifyReport {
     pub last_time: String,
     /// Valid checkpoints seen.
     pub checkpoints: u64,
+    /// Of those, checkpoints whose Merkle tree note was checked against the records.
+    pub tree_checkpoints: u64,
     /// Bytes of the segment files read.
     pub bytes: u64,
     /// Segment files read.
@@ -64,6 +66,13 @@ pub enum Break {
         expected: u64,
         /// Seq found.
         found: u64,
+    },
+    /// A checkpoint's Merkle note does not commit to the records before it (size, root or
+    /// peaks differ), or is not signed by the checkpoint's key.
+    #[error("checkpoint at seq {seq}: its Merkle tree note does not match the records")]
+    BadTreeCheckpoint {
+        /// Seq the checkpoint covers.
+        seq: u64,
     },
     /// A checkpoint's signature does not verify.
     #[error("checkpoint at seq {seq}: invalid signature")]
@@ -214,6 +223,9 @@ fn verify_inner(
         None
     };
     let n_segments = segments.len();
+    // The Merkle tree over the records, checked against each checkpoint's signed note (only
+    // when verifying from the first record: the tree needs every leaf).
+    let mut tree = (from == 1).then(crate::merkle::CompactTree::new);
     for (idx, (name_seq, path)) in segments.iter().enumerate().skip(start) {
         let seg_name = path
             .file_name()
@@ -288,6 +300,9 @@ fn verify_inner(
                     report.first_time = event_time(fast.event);
                 }
                 report.last_seq = fast.seq;
+                if let Some(t) = &mut tree {
+                    t.push(&crate::record::decode_hash(fast.hash).unwrap_or([0u8; 32]));
+                }
                 last_event.clear();
                 last_event.push_str(fast.event);
                 report.unsigned_tail_events += 1;
@@ -331,6 +346,9 @@ fn verify_inner(
                             return Err((Break::BrokenLink { seq: record.seq }, report));
                         }
                     }
+                    if let Some(t) = &mut tree {
+                        t.push(&crate::record::decode_hash(&record.hash).unwrap_or([0u8; 32]));
+                    }
                     last_hash = Some(record.hash);
                     expected += 1;
                     report.events += 1;
@@ -358,6 +376,20 @@ fn verify_inner(
                         if &vk != trusted {
                             return Err((Break::UnknownKey { seq: cp.seq }, report));
                         }
+                    }
+                    if let (Some(t), Some(tlog)) = (&tree, &cp.tlog) {
+                        let note = crate::merkle::Note::parse(&tlog.note);
+                        let peaks: Vec<String> = t.peaks().iter().map(hex::encode).collect();
+                        let good = note.is_some_and(|n| {
+                            n.size == cp.seq
+                                && n.size == t.size()
+                                && n.root == t.root()
+                                && n.signed_by(&vk)
+                        }) && peaks == tlog.peaks;
+                        if !good {
+                            return Err((Break::BadTreeCheckpoint { seq: cp.seq }, report));
+                        }
+                        report.tree_checkpoints += 1;
                     }
                     report.checkpoints += 1;
                     report.last_signed_seq = cp.seq;

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 
-use crate::record::{build_checkpoint, build_record_canonical, Event, GENESIS_HASH};
+use crate::merkle::CompactTree;
+use crate::record::{
+    build_checkpoint_with_tree, build_record_canonical, decode_hash, Event, GENESIS_HASH,
+};
 use crate::segment::{head_before, list_segments, scan_for_recovery, segment_file_name};
 use crate::time::now_rfc3339;
 use crate::AuditError;
@@ -399,6 +402,14 @@ impl Trail {
             }
         }
 
+        let tree = rebuild_tree(&list_segments(&cfg.dir)?)?;
+        if tree.size() != next_seq - 1 {
+            return Err(AuditError::Corrupt(format!(
+                "the Merkle tree holds {} records but the trail {}",
+                tree.size(),
+                next_seq - 1
+            )));
+        }
         let state = Arc::new(State {
             durable: Mutex::new((next_seq - 1, last_hash.clone())),
             failed: Mutex::new(None),
@@ -421,6 +432,7 @@ impl Trail {
             dirty: false,
             deferred_since: None,
             last_sync: Instant::now(),
+            tree,
             state: state.clone(),
             cfg,
         };
@@ -588,6 +600,8 @@ struct Writer {
     /// When the oldest deferred append not yet synced was written.
     deferred_since: Option<Instant>,
     last_sync: Instant,
+    /// The Merkle tree over every record written (see `crate::merkle`).
+    tree: CompactTree,
     state: Arc<State>,
 }
 
@@ -734,6 +748,7 @@ impl Writer {
             buf.push_str(&line);
             buf.push('\n');
             done.push((c, self.next_seq));
+            self.tree.push(&decode_hash(&hash).unwrap_or([0u8; 32]));
             self.last_hash = hash;
             self.next_seq += 1;
         }
@@ -808,12 +823,13 @@ impl Writer {
     }
 
     fn push_checkpoint(&mut self, buf: &mut String) -> Result<(), String> {
-        let (_, line) = build_checkpoint(
+        let (_, line) = build_checkpoint_with_tree(
             &self.key,
             &self.node,
             self.next_seq - 1,
             &self.last_hash,
             &now_rfc3339(),
+            Some(&self.tree),
         )
         .map_err(|e| format!("encode checkpoint: {e}"))?;
         buf.push_str(&line);
@@ -898,4 +914,56 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
         let _ = dir;
         Ok(())
     }
+}
+
+/// The Merkle tree over every record of the trail in `segments`: continued from the last
+/// checkpoint that stored the tree's peaks (when they fold to its signed root), then the
+/// records after it; or built from the first record when no checkpoint has them.
+pub(crate) fn rebuild_tree(segments: &[(u64, PathBuf)]) -> Result<CompactTree, AuditError> {
+    use crate::record::{parse_line, parse_record_fast, Line};
+    let read = |path: &PathBuf| {
+        fs::read(path).map_err(|e| AuditError::io(format!("read {}", path.display()), e))
+    };
+    let mut start = (0usize, CompactTree::new());
+    'search: for (idx, (_, path)) in segments.iter().enumerate().rev() {
+        let data = read(path)?;
+        for line in data.split(|&b| b == b'\n').rev() {
+            if !line.starts_with(b"{\"checkpoint\"") {
+                continue;
+            }
+            let Ok(Line::Checkpoint(cp)) = parse_line(line) else {
+                continue;
+            };
+            let Some(tlog) = cp.tlog else { continue };
+            let peaks: Option<Vec<[u8; 32]>> = tlog.peaks.iter().map(|p| decode_hash(p)).collect();
+            let tree = peaks.and_then(|p| CompactTree::from_parts(cp.seq, p));
+            let note = crate::merkle::Note::parse(&tlog.note);
+            if let (Some(tree), Some(note)) = (tree, note) {
+                if note.size == cp.seq && note.root == tree.root() {
+                    start = (idx, tree);
+                    break 'search;
+                }
+            }
+        }
+    }
+    let (first, mut tree) = start;
+    for (_, path) in &segments[first..] {
+        let data = read(path)?;
+        for line in data.split(|&b| b == b'\n') {
+            if !line.starts_with(b"{\"event\"") {
+                continue;
+            }
+            let (seq, hash) = match parse_record_fast(line) {
+                Some(r) => (r.seq, decode_hash(r.hash)),
+                None => match parse_line(line) {
+                    Ok(Line::Record { record, .. }) => (record.seq, decode_hash(&record.hash)),
+                    _ => continue,
+                },
+            };
+            if seq == tree.size() + 1 {
+                tree.push(&hash.unwrap_or([0u8; 32]));
+            }
+        }
+    }
+    Ok(tree)
 }

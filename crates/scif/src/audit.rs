@@ -280,6 +280,25 @@ pub enum AuditCmd {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Print, as JSON, the proof that record SEQ is in a signed tree checkpoint (the latest
+    /// that covers it, or --size), with the record and the checkpoint: checkable offline
+    /// (docs/audit-proofs.md)
+    Prove {
+        seq: u64,
+        /// Tree size of the checkpoint to prove against
+        #[arg(long)]
+        size: Option<u64>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print, as JSON, the proof that the signed tree of OLD records is a prefix of the signed
+    /// tree of NEW records (both checkpointed sizes)
+    Consistency {
+        old: u64,
+        new: u64,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Print the trail's public key (hex)
     Pubkey {
         #[command(flatten)]
@@ -372,6 +391,18 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCmd::Reanchor { reason, common } => reanchor(&common, &reason).await,
+        AuditCmd::Prove { seq, size, common } => {
+            let cfg = load_config(&common, None)?;
+            let p = scif_audit::prove(&cfg.audit_dir(), seq, size)?;
+            out(serde_json::to_string_pretty(&p)?);
+            Ok(())
+        }
+        AuditCmd::Consistency { old, new, common } => {
+            let cfg = load_config(&common, None)?;
+            let p = scif_audit::consistency(&cfg.audit_dir(), old, new)?;
+            out(serde_json::to_string_pretty(&p)?);
+            Ok(())
+        }
         AuditCmd::Query {
             filter,
             limit,
