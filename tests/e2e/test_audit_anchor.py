@@ -191,3 +191,46 @@ def test_inclusion_and_consistency_proofs_check_offline_with_an_independent_read
     swapped = dict(c, old_checkpoint=c["new_checkpoint"], new_checkpoint=c["old_checkpoint"])
     assert checker("consistency", pub, swapped, tmp_path).returncode == 1
     assert run_cli("audit", "consistency", "2", str(last), "--data-dir", str(d), check=False).returncode != 0 or 2 in sizes
+
+
+def test_key_outside_the_data_directory_checked_and_a_changed_key_recorded(node, tmp_path):
+    d = node
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in ["audit-signing.key", "audit-signing.pub"]:
+        shutil.move(str(d / "secrets" / name), str(keys / name))
+    env = {"SCIF_AUDIT_KEY_DIR": str(keys)}
+    (keys / "audit-signing.key").chmod(0o644)
+    s = Server(d, extra_env=env)
+    assert s.proc.wait(timeout=60) != 0 and "chmod 600" in s.logs(), s.logs()
+    s.log.close()
+    (keys / "audit-signing.key").chmod(0o600)
+    serve_some(d, n=1, env=env)  # the same key, moved: nothing to record
+    assert not run_cli("audit", "query", "--json", "--action", "audit_signing_key_changed", "--data-dir", str(d)).stdout.strip()
+    # Rotation: a new key pair. The change is recorded, naming both public keys.
+    old = (keys / "audit-signing.pub").read_text().strip()
+    for name in ["audit-signing.key", "audit-signing.pub"]:
+        (keys / name).unlink()
+    serve_some(d, n=1, env=env)
+    new = (keys / "audit-signing.pub").read_text().strip()
+    recs = [json.loads(line) for line in run_cli("audit", "query", "--json", "--action", "audit_signing_key_changed", "--data-dir", str(d)).stdout.splitlines()]
+    assert len(recs) == 1 and recs[0]["event"]["detail"] == {"previous_public_key": old, "public_key": new}, recs
+
+
+def test_a_caller_chosen_model_name_is_recorded_cut_short(node):
+    d = node
+    s = Server(d).wait_ready()
+    try:
+        name = "m" * 20000
+        r = httpx.post(f"{s.url}/v1/chat/completions", json={"model": name, "messages": [{"role": "user", "content": "hi"}]}, headers=s.auth, timeout=60)
+        assert r.status_code == 404
+        rid = r.headers["x-request-id"]
+    finally:
+        assert s.stop() == 0
+    recs = [json.loads(line) for line in run_cli("audit", "query", "--json", "--request-id", rid, "--data-dir", str(d)).stdout.splitlines()]
+    assert recs, "the refusal is recorded"
+    for rec in recs:
+        for field in ["resource", "model"]:
+            v = rec["event"].get(field) or ""
+            assert len(v.encode()) <= 256 + len("…[truncated]".encode()), (field, len(v))
+    assert any((rec["event"].get("resource") or "").endswith("…[truncated]") for rec in recs), recs

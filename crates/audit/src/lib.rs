@@ -139,9 +139,10 @@ pub use key::{
 pub use proof::{consistency, prove, ConsistencyProof, InclusionProof};
 pub use query::{ocsf, ocsf_activity_id, read, record_hash, Filter};
 pub use record::{
-    build_checkpoint, build_record, canonical_json, checkpoint_message, compute_hash, hash_body,
-    record_body, verify_checkpoint_signature, verify_record_line, Checkpoint, CheckpointLine,
-    Event, Record, CHECKPOINT_DOMAIN, GENESIS_HASH, RECORD_DOMAIN,
+    build_checkpoint, build_checkpoint_with_tree, build_record, canonical_json, checkpoint_message,
+    compute_hash, hash_body, record_body, verify_checkpoint_signature, verify_record_line,
+    Checkpoint, CheckpointLine, Event, Record, Tlog, CHECKPOINT_DOMAIN, GENESIS_HASH,
+    MAX_FIELD_BYTES, RECORD_DOMAIN,
 };
 pub use segment::{list_segments, parse_segment_file_name, segment_file_name};
 pub use verify::{verify, verify_with, Break, VerifyOptions, VerifyReport};

@@ -64,6 +64,38 @@ pub struct Event {
     pub detail: Map<String, Value>,
 }
 
+/// The longest a caller-influenced string field of an [`Event`] is recorded (bytes).
+pub const MAX_FIELD_BYTES: usize = 256;
+
+impl Event {
+    /// The event with every short string field (principal, resource, model, request id,
+    /// source, outcome) cut to [`MAX_FIELD_BYTES`] at a character boundary and marked: a
+    /// caller choosing a megabyte model name does not get a megabyte record.
+    pub fn bounded(mut self) -> Event {
+        for field in [
+            &mut self.principal,
+            &mut self.resource,
+            &mut self.model,
+            &mut self.request_id,
+            &mut self.source,
+            &mut self.outcome,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if field.len() > MAX_FIELD_BYTES {
+                let mut cut = MAX_FIELD_BYTES;
+                while !field.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                field.truncate(cut);
+                field.push_str("…[truncated]");
+            }
+        }
+        self
+    }
+}
+
 /// A stored, hash-chained record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

@@ -504,7 +504,7 @@ impl Trail {
         }
         // Encoding here spreads the work over the callers' threads; the writer thread only
         // assembles, hashes and writes.
-        let event = match crate::record::canonical_event(&e) {
+        let event = match crate::record::canonical_event(&e.bounded()) {
             Ok(ev) => ev,
             Err(err) => return Receipt::ready(Err(AuditError::Json(err))),
         };

@@ -331,6 +331,10 @@ pub struct AuditConfig {
     /// it where the host's administrator cannot change it (configuration management); a key
     /// read from the data directory proves nothing against someone who can rewrite the trail.
     pub public_key: String,
+    /// Directory of the signing key pair; empty: `<data_dir>/secrets`. Outside the data
+    /// directory (another volume, a mounted secret) the key is not copied with the data; its
+    /// private key file must be readable by its owner only, or scif refuses to start.
+    pub key_dir: String,
 }
 
 impl Default for AuditConfig {
@@ -346,6 +350,7 @@ impl Default for AuditConfig {
             checkpoint_every_secs: 60,
             prompts: PromptRecording::None,
             public_key: String::new(),
+            key_dir: String::new(),
         }
     }
 }

@@ -20,7 +20,30 @@ use crate::{load_config, out, CommonArgs};
 /// Where the signing key pair lives: beside the API key pepper, not with the segments, so that
 /// archiving segments never copies the private key.
 fn key_dir(cfg: &Config) -> PathBuf {
-    cfg.storage.data_dir.join("secrets")
+    if cfg.audit.key_dir.is_empty() {
+        cfg.storage.data_dir.join("secrets")
+    } else {
+        PathBuf::from(&cfg.audit.key_dir)
+    }
+}
+
+/// The private key must be its owner's alone (fail closed: a key others can read signs for
+/// them too).
+fn check_key_permissions(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(scif_audit::PRIVATE_KEY_FILE);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode() & 0o777;
+            anyhow::ensure!(
+                mode & 0o077 == 0,
+                "{} is readable or writable by others (mode {mode:o}); `chmod 600` it",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn node_name(cfg: &Config) -> String {
@@ -113,6 +136,36 @@ pub async fn anchor(
             .advance_audit_anchor(&node, seq, &hash, &scif_audit::time::now_rfc3339())
             .await?;
     }
+    // A changed signing key (rotation, or a replaced key) is recorded in the trail.
+    let public = scif_audit::read_public_key(&key_dir(cfg).join(scif_audit::PUBLIC_KEY_FILE))
+        .map(|k| hex::encode(k.to_bytes()))
+        .context("the audit public key")?;
+    let previous = existing
+        .as_ref()
+        .map(|a| a.public_key.clone())
+        .unwrap_or_default();
+    if previous != public {
+        if !previous.is_empty() {
+            let mut detail = serde_json::Map::new();
+            detail.insert("previous_public_key".into(), previous.clone().into());
+            detail.insert("public_key".into(), public.clone().into());
+            let event = Event {
+                time: scif_audit::time::now_rfc3339(),
+                action: "audit_signing_key_changed".into(),
+                decision: "info".into(),
+                principal: Some("scif".into()),
+                reasons: vec!["key_rotated".into()],
+                detail,
+                ..Default::default()
+            };
+            auditor
+                .append(event)
+                .await
+                .context("recording the audit signing key change")?;
+            tracing::warn!(previous = %previous, public_key = %public, "the audit signing key changed; recorded in the trail");
+        }
+        store.set_audit_anchor_key(&node, &public).await?;
+    }
     let trail = auditor.trail.clone();
     let store = store.clone();
     Ok(tokio::spawn(async move {
@@ -152,6 +205,7 @@ pub async fn final_anchor(cfg: &Config, trail: &Trail, store: &scif_store::Store
 /// Opens (and if need be recovers) the trail; prints the public key on first creation.
 pub fn open_trail(cfg: &Config) -> anyhow::Result<Auditor> {
     let keys = key_dir(cfg);
+    check_key_permissions(&keys)?;
     let first = !keys.join(scif_audit::PRIVATE_KEY_FILE).exists();
     let key = scif_audit::load_or_create_signing_key(&keys).context("audit signing key")?;
     let public = hex::encode(key.verifying_key().to_bytes());

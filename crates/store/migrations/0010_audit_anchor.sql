@@ -5,5 +5,6 @@ CREATE TABLE audit_anchor (
     node       TEXT PRIMARY KEY NOT NULL,
     seq        INTEGER NOT NULL CHECK (seq >= 0),
     hash       TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    public_key TEXT NOT NULL DEFAULT ''   -- hex; a change is recorded in the trail
 );

@@ -12,19 +12,24 @@ pub struct AuditAnchor {
     pub seq: u64,
     pub hash: String,
     pub updated_at: String,
+    /// The audit public key (hex) the node last signed with; empty if not yet known.
+    pub public_key: String,
 }
 
 impl Store {
     pub async fn audit_anchor(&self, node: &str) -> Result<Option<AuditAnchor>, StoreError> {
-        let row = sqlx::query("SELECT seq, hash, updated_at FROM audit_anchor WHERE node = ?")
-            .bind(node)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT seq, hash, updated_at, public_key FROM audit_anchor WHERE node = ?",
+        )
+        .bind(node)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(AuditAnchor {
                 seq: u64::try_from(r.try_get::<i64, _>("seq")?).unwrap_or(0),
                 hash: r.try_get("hash")?,
                 updated_at: r.try_get("updated_at")?,
+                public_key: r.try_get("public_key")?,
             })
         })
         .transpose()
@@ -49,6 +54,20 @@ impl Store {
         .bind(at)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Records the public key the node signs with (after its anchor exists).
+    pub async fn set_audit_anchor_key(
+        &self,
+        node: &str,
+        public_key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit_anchor SET public_key = ? WHERE node = ?")
+            .bind(public_key)
+            .bind(node)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
