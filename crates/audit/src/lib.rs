@@ -128,6 +128,7 @@ mod record;
 mod segment;
 pub mod time;
 mod verify;
+pub mod witness;
 mod writer;
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -136,7 +137,9 @@ pub use key::{
     load_or_create_signing_key, parse_public_key_hex, read_public_key, PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
 };
-pub use proof::{consistency, prove, ConsistencyProof, InclusionProof};
+pub use proof::{
+    consistency, latest_tree_checkpoint, prove, root_at, ConsistencyProof, InclusionProof,
+};
 pub use query::{ocsf, ocsf_activity_id, read, record_hash, Filter};
 pub use record::{
     build_checkpoint, build_checkpoint_with_tree, build_record, canonical_json, checkpoint_message,

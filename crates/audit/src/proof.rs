@@ -172,3 +172,29 @@ fn sizes(notes: &[(u64, String)]) -> String {
         v.join(", ")
     }
 }
+
+/// The latest checkpoint with a Merkle note: its tree size and note.
+pub fn latest_tree_checkpoint(dir: &Path) -> Result<Option<(u64, String)>, AuditError> {
+    for (_, path) in list_segments(dir)?.iter().rev() {
+        let data =
+            fs::read(path).map_err(|e| AuditError::io(format!("read {}", path.display()), e))?;
+        for line in data.split(|&b| b == b'\n').rev() {
+            if !line.starts_with(b"{\"checkpoint\"") {
+                continue;
+            }
+            if let Ok(Line::Checkpoint(cp)) = parse_line(line) {
+                if let Some(t) = cp.tlog {
+                    return Ok(Some((cp.seq, t.note)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The root of the tree of the first `size` records as the trail holds them now; `None` when
+/// the trail has fewer.
+pub fn root_at(dir: &Path, size: u64) -> Result<Option<Hash>, AuditError> {
+    let s = scan(dir, None)?;
+    Ok((s.hashes.len() as u64 >= size).then(|| merkle::root(&leaves(&s.hashes[..size as usize]))))
+}

@@ -335,6 +335,16 @@ pub struct AuditConfig {
     /// directory (another volume, a mounted secret) the key is not copied with the data; its
     /// private key file must be readable by its owner only, or scif refuses to start.
     pub key_dir: String,
+    /// The witness that co-signs this node's checkpoints (`scif audit witness` on another
+    /// host), as `http://host:port`; empty: none.
+    pub witness_url: String,
+    /// The witness's name and public key (hex), as `scif audit witness` prints them.
+    pub witness_name: String,
+    pub witness_key: String,
+    /// Fail closed: refuse requests (and report not ready) while the witness has not
+    /// co-signed for `witness_max_lag_secs`; otherwise keep serving and report it.
+    pub witness_required: bool,
+    pub witness_max_lag_secs: u64,
 }
 
 impl Default for AuditConfig {
@@ -351,6 +361,11 @@ impl Default for AuditConfig {
             prompts: PromptRecording::None,
             public_key: String::new(),
             key_dir: String::new(),
+            witness_url: String::new(),
+            witness_name: String::new(),
+            witness_key: String::new(),
+            witness_required: false,
+            witness_max_lag_secs: 30,
         }
     }
 }

@@ -295,6 +295,16 @@ pub enum AuditCmd {
         /// Accept an unanchored result (no pinned key): exit 0 if the chain holds
         #[arg(long)]
         accept_unanchored: bool,
+        /// The witness's public key (hex): the trail must hold the tree the witness last
+        /// co-signed (from the cosignatures kept beside the trail, or asked of --witness-url)
+        #[arg(long, requires = "witness_name")]
+        witness_key: Option<String>,
+        #[arg(long)]
+        witness_name: Option<String>,
+        /// Ask the witness itself what it last co-signed (the strongest check: a node rolled
+        /// back with its cosignatures still fails it)
+        #[arg(long, requires = "witness_key")]
+        witness_url: Option<String>,
         /// Accept events after the last checkpoint (a live trail between checkpoints);
         /// they are still counted
         #[arg(long)]
@@ -353,6 +363,22 @@ pub enum AuditCmd {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Run a witness: co-sign the checkpoints nodes send, only when each is consistent with
+    /// the last one co-signed for that node (run it on another host, with its own key)
+    Witness {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:7999")]
+        listen: String,
+        /// The witness's own directory (its key and what it holds)
+        #[arg(long)]
+        dir: PathBuf,
+        /// The witness's name (nodes name it in audit.witness_name)
+        #[arg(long)]
+        name: String,
+        /// A node to witness: scif.audit/<node>=<its `scif audit pubkey`> (repeatable)
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
     /// Print the trail's public key (hex)
     Pubkey {
         #[command(flatten)]
@@ -409,6 +435,9 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
             pubkey,
             accept_unanchored,
             allow_unsigned_tail,
+            witness_key,
+            witness_name,
+            witness_url,
             common,
         } => {
             let cfg = load_config(&common, None)?;
@@ -435,6 +464,9 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
                     ));
                 }
             }
+            if let (Some(wk), Some(wn)) = (&witness_key, &witness_name) {
+                check_witnessed(&cfg, &dir, wk, wn, witness_url.as_deref()).await?;
+            }
             if key.is_none() {
                 let msg = "UNANCHORED: no pinned public key (--pubkey, or audit.public_key in                            the configuration), so the checkpoints were checked against the keys                            found on this host, which whoever can rewrite the trail can replace";
                 if !accept_unanchored {
@@ -445,6 +477,12 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCmd::Reanchor { reason, common } => reanchor(&common, &reason).await,
+        AuditCmd::Witness {
+            listen,
+            dir,
+            name,
+            origins,
+        } => crate::witness::serve(&listen, &dir, &name, &origins).await,
         AuditCmd::Prove { seq, size, common } => {
             let cfg = load_config(&common, None)?;
             let p = scif_audit::prove(&cfg.audit_dir(), seq, size)?;
@@ -569,6 +607,81 @@ fn pinned_key(
     let key = scif_audit::VerifyingKey::from_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("audit.public_key: {e}"))?;
     Ok((Some(key), "audit.public_key".to_owned()))
+}
+
+/// The trail must hold the tree the witness last co-signed: same root at that size. Catches
+/// truncation, rollback and rewriting with the node's own key, which the node alone cannot.
+async fn check_witnessed(
+    cfg: &Config,
+    dir: &Path,
+    key_hex: &str,
+    name: &str,
+    url: Option<&str>,
+) -> anyhow::Result<()> {
+    let bytes: [u8; 32] = hex::decode(key_hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("--witness-key: 64 hex digits")?;
+    let key = scif_audit::VerifyingKey::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("--witness-key: {e}"))?;
+    let origin = scif_audit::merkle::origin(&node_name(cfg));
+    let (size, note_text, how) = match url {
+        Some(u) => {
+            let v: serde_json::Value = reqwest::Client::new()
+                .get(format!("{}/latest", u.trim_end_matches('/')))
+                .query(&[("origin", origin.as_str())])
+                .send()
+                .await
+                .context("asking the witness")?
+                .error_for_status()
+                .context("asking the witness")?
+                .json()
+                .await?;
+            let size = v["size"]
+                .as_u64()
+                .context("the witness's answer has no size")?;
+            let note = v["note"].as_str().unwrap_or_default().to_owned();
+            (size, note, format!("the witness at {u}"))
+        }
+        None => {
+            let text = std::fs::read_to_string(dir.join(crate::witness::COSIGNATURES_FILE))
+                .context("no cosignatures beside the trail")?;
+            let best = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<crate::witness::Cosigned>(l).ok())
+                .filter(|c| {
+                    scif_audit::merkle::Note::parse(&c.note).is_some_and(|n| {
+                        scif_audit::witness::verify_cosignature(name, &key, &n, &c.cosignature)
+                    })
+                })
+                .max_by_key(|c| c.size)
+                .context("no cosignature by that witness beside the trail")?;
+            (
+                best.size,
+                best.note,
+                "the cosignatures kept beside the trail".to_owned(),
+            )
+        }
+    };
+    let note = scif_audit::merkle::Note::parse(&note_text).context("the witnessed note")?;
+    anyhow::ensure!(
+        note.size == size && note.origin == origin,
+        "the witnessed note is for another tree"
+    );
+    let d = dir.to_owned();
+    let held = tokio::task::spawn_blocking(move || scif_audit::root_at(&d, size)).await??;
+    match held {
+        Some(root) if root == note.root => {
+            out(format!("witnessed: holds the tree of {size} records co-signed by {name} ({how})"));
+            Ok(())
+        }
+        Some(_) => anyhow::bail!(
+            "audit trail BROKEN: its first {size} records are not the ones witness {name}              co-signed ({how}): rewritten"
+        ),
+        None => anyhow::bail!(
+            "audit trail BROKEN: it holds fewer than the {size} records witness {name}              co-signed ({how}): cut short or rolled back"
+        ),
+    }
 }
 
 /// `scif audit reanchor`: the operator's repair after a refused start.

@@ -11,6 +11,7 @@ mod logwriter;
 mod models;
 mod serve;
 mod usage;
+mod witness;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -134,7 +134,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
+    let witness = crate::witness::start(&cfg)?;
     let mut state = scif_server::State::new(cfg, providers, store.clone(), access)?;
+    state.witness = witness.as_ref().map(|(s, _)| s.clone());
     state.auditor = Some(auditor.clone());
     state.limits = limits;
     let (meter, meter_task) = scif_server::metering::Meter::start(store.clone());
@@ -175,6 +177,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let closing = trail.clone();
     tokio::task::spawn_blocking(move || closing.close()).await??;
     anchor_task.abort();
+    if let Some((_, task)) = witness {
+        task.abort();
+    }
     crate::audit::final_anchor(&anchor_cfg, &trail, &store).await;
     store.close().await;
     tracing::info!("stopped");

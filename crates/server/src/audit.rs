@@ -44,6 +44,16 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         )
         .into_response();
     }
+    if let Some(w) = state.witness.as_ref().filter(|w| w.required) {
+        if let Some(why) = w.problem() {
+            tracing::error!(reason = %why, "audit witness behind: refusing requests (audit.witness_required)");
+            return ApiError::Unavailable(
+                "the audit trail's witness is not co-signing, so requests are refused; see /readyz"
+                    .into(),
+            )
+            .into_response();
+        }
+    }
     let slot = Slot::default();
     let request_id = req
         .extensions()

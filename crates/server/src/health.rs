@@ -31,11 +31,22 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if let Err(e) = state.store.check_writable().await {
         problems.push(format!("storage is not writable: {e}"));
     }
+    // A witness that is behind: not ready when the site fails closed on it, a warning else.
+    let mut warnings = Vec::new();
+    if let Some(w) = &state.witness {
+        if let Some(why) = w.problem() {
+            if w.required {
+                problems.push(why);
+            } else {
+                warnings.push(why);
+            }
+        }
+    }
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"status": if problems.is_empty() { "ready" } else { "not_ready" }, "models_loaded": models, "problems": problems});
+    let body = json!({"status": if problems.is_empty() { "ready" } else { "not_ready" }, "models_loaded": models, "problems": problems, "warnings": warnings});
     (status, Json(body))
 }

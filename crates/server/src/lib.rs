@@ -69,6 +69,8 @@ pub struct State {
     /// Re-reads the configuration for a reload (SIGHUP, `POST /admin/v1/config/reload`);
     /// `None`: reload is not available.
     pub reload_source: Option<ReloadSource>,
+    /// The audit trail's witness, when one is configured.
+    pub witness: Option<Arc<scif_audit::witness::WitnessStatus>>,
 }
 
 impl std::ops::Deref for State {
@@ -108,6 +110,7 @@ impl State {
             shutting_down: Arc::new(AtomicBool::new(false)),
             gateway: None,
             reload_source: None,
+            witness: None,
         })
     }
 

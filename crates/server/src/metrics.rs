@@ -92,6 +92,12 @@ pub async fn handler(
                 .set(d.latency_ewma_ms / 1000.0);
         }
     }
+    if let Some(w) = &state.witness {
+        let m = &state.metrics;
+        m.witness_cosigned_size
+            .set(i64::try_from(w.cosigned_size()).unwrap_or(i64::MAX));
+        m.witness_healthy.set(i64::from(w.problem().is_none()));
+    }
     // Series are labelled by what they name: a reader sees only the models and deployments
     // it may know of (ADR 0011).
     let deployments: std::collections::HashMap<String, bool> = state

@@ -26,6 +26,9 @@ pub struct Metrics {
     pub deployment_circuit_open: IntGaugeVec,
     pub deployment_in_flight: IntGaugeVec,
     pub deployment_latency: prometheus::GaugeVec,
+    /// The audit witness: the tree size it last co-signed, and 1 while it keeps up.
+    pub witness_cosigned_size: prometheus::IntGauge,
+    pub witness_healthy: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -153,6 +156,16 @@ impl Metrics {
         registry.register(Box::new(deployment_circuit_open.clone()))?;
         registry.register(Box::new(deployment_in_flight.clone()))?;
         registry.register(Box::new(deployment_latency.clone()))?;
+        let witness_cosigned_size = prometheus::IntGauge::new(
+            "audit_witness_cosigned_size",
+            "Records in the audit tree the witness last co-signed",
+        )?;
+        let witness_healthy = prometheus::IntGauge::new(
+            "audit_witness_healthy",
+            "1 while the audit witness keeps up with the trail's checkpoints",
+        )?;
+        registry.register(Box::new(witness_cosigned_size.clone()))?;
+        registry.register(Box::new(witness_healthy.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -171,6 +184,8 @@ impl Metrics {
             deployment_circuit_open,
             deployment_in_flight,
             deployment_latency,
+            witness_cosigned_size,
+            witness_healthy,
         })
     }
 
