@@ -142,5 +142,33 @@ fn raw_fsync(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, raw_fsync, durable_append, verify_throughput);
+/// Proof generation: from the segments of a 20,000-event trail (what `scif audit prove` does),
+/// and over one million leaves already in memory (the hashing alone).
+fn proofs(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = TrailConfig::new(dir.path(), "bench");
+    cfg.durability = Durability::FlushEvery(Duration::from_secs(1));
+    let (trail, _) = Trail::open(cfg, key()).unwrap();
+    let receipts: Vec<_> = (0..20_000).map(|i| trail.append(ev(i))).collect();
+    for r in receipts {
+        r.wait().unwrap();
+    }
+    trail.close().unwrap();
+    let mut g = c.benchmark_group("proofs");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("prove_from_segments_20k", |b| {
+        b.iter(|| scif_audit::prove(dir.path(), 10_000, None).unwrap())
+    });
+    let leaves: Vec<[u8; 32]> = (0u64..1_000_000)
+        .map(|i| scif_audit::merkle::leaf_hash(&[(i % 251) as u8; 32]))
+        .collect();
+    g.bench_function("inclusion_in_memory_1m", |b| {
+        b.iter(|| scif_audit::merkle::inclusion_proof(&leaves, 777_777).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, raw_fsync, durable_append, verify_throughput, proofs);
 criterion_main!(benches);
