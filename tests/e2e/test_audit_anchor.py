@@ -6,6 +6,7 @@ the host, and `scif audit reanchor` is the recorded way back."""
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -234,3 +235,35 @@ def test_a_caller_chosen_model_name_is_recorded_cut_short(node):
             v = rec["event"].get(field) or ""
             assert len(v.encode()) <= 256 + len("…[truncated]".encode()), (field, len(v))
     assert any((rec["event"].get("resource") or "").endswith("…[truncated]") for rec in recs), recs
+
+
+def test_connections_refused_below_http_are_counted_and_recorded(node):
+    import socket
+    import ssl
+
+    from conftest import metric
+
+    d = node
+    s = Server(d, extra_env={"SCIF_AUDIT_REFUSED_SUMMARY_SECS": "1"}).wait_ready()
+    try:
+        port = int(s.url.rsplit(":", 1)[1])
+        for payload in [b"\x00\x01\x02 not http at all\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n"]:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(payload)
+                c.recv(1024)
+        # TLS spoken to the plain port.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            with pytest.raises(ssl.SSLError):
+                ctx.wrap_socket(c, server_hostname="localhost")
+        deadline = time.monotonic() + 10
+        while metric(s, "scif_connections_refused_total", reason="malformed_http") < 3:
+            assert time.monotonic() < deadline, metric(s, "scif_connections_refused_total", reason="malformed_http")
+            time.sleep(0.2)
+        time.sleep(1.5)
+    finally:
+        assert s.stop() == 0, s.logs()
+    recs = [json.loads(line) for line in run_cli("audit", "query", "--json", "--action", "connections_refused", "--data-dir", str(d)).stdout.splitlines()]
+    assert sum(r["event"]["detail"].get("malformed_http", 0) for r in recs) >= 3, recs
+    assert all(r["event"]["decision"] == "deny" for r in recs)

@@ -432,3 +432,25 @@ def test_phi_and_itar_handling_on_a_model(site, keys):
         r = call(site, "PUT", f"/admin/v1/models/{MODEL}/label", key=boss, json={"label": "UNCLASSIFIED", "handling": []})
         assert r.status_code == 200, r.text
     assert call(site, "GET", f"/v1/models/{MODEL}", key=keys["gbr"]).status_code == 200
+
+
+def test_failed_tls_handshakes_are_counted(site):
+    import socket
+
+    def failed():
+        text = call(site, "GET", "/metrics", key=site.key).text
+        m = re.search(r'^scif_connections_refused_total\{reason="tls_handshake_failed"\} (\d+)', text, re.M)
+        return int(m.group(1)) if m else 0
+
+    before = failed()
+    port = int(site.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # plain HTTP to the TLS port
+        try:
+            c.recv(1024)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while failed() <= before:
+        assert time.monotonic() < deadline, "the failed handshake is not counted"
+        time.sleep(0.2)

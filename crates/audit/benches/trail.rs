@@ -170,5 +170,11 @@ fn proofs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, raw_fsync, durable_append, verify_throughput, proofs);
+criterion_group!(
+    benches,
+    raw_fsync,
+    durable_append,
+    verify_throughput,
+    proofs
+);
 criterion_main!(benches);

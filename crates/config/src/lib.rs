@@ -345,6 +345,9 @@ pub struct AuditConfig {
     /// co-signed for `witness_max_lag_secs`; otherwise keep serving and report it.
     pub witness_required: bool,
     pub witness_max_lag_secs: u64,
+    /// How often connections refused below HTTP (no request, so no event of their own) are
+    /// summarized in one audit event, when there were any.
+    pub refused_summary_secs: u64,
 }
 
 impl Default for AuditConfig {
@@ -366,6 +369,7 @@ impl Default for AuditConfig {
             witness_key: String::new(),
             witness_required: false,
             witness_max_lag_secs: 30,
+            refused_summary_secs: 60,
         }
     }
 }

@@ -186,6 +186,68 @@ pub async fn anchor(
     }))
 }
 
+/// Connections refused below HTTP (no request, so no event of their own), summarized in one
+/// audit event per `audit.refused_summary_secs` when there were any, and once more at shutdown.
+pub struct RefusedSummary {
+    stats: std::sync::Arc<scif_tls::BelowHttp>,
+    auditor: Auditor,
+    every: Duration,
+    last: tokio::sync::Mutex<[(&'static str, u64); 3]>,
+}
+
+impl RefusedSummary {
+    pub fn start(
+        cfg: &Config,
+        auditor: &Auditor,
+        stats: std::sync::Arc<scif_tls::BelowHttp>,
+    ) -> (std::sync::Arc<RefusedSummary>, tokio::task::JoinHandle<()>) {
+        let me = std::sync::Arc::new(RefusedSummary {
+            last: tokio::sync::Mutex::new(stats.snapshot()),
+            stats,
+            auditor: auditor.clone(),
+            every: Duration::from_secs(cfg.audit.refused_summary_secs.max(1)),
+        });
+        let task = {
+            let me = me.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(me.every).await;
+                    me.flush().await;
+                }
+            })
+        };
+        (me, task)
+    }
+
+    /// Records what was refused since the last summary, if anything.
+    pub async fn flush(&self) {
+        let mut last = self.last.lock().await;
+        let now = self.stats.snapshot();
+        let mut detail = serde_json::Map::new();
+        let mut reasons = Vec::new();
+        for ((reason, n), (_, before)) in now.iter().zip(last.iter()) {
+            if n > before {
+                detail.insert((*reason).into(), (n - before).into());
+                reasons.push((*reason).to_owned());
+            }
+        }
+        *last = now;
+        if reasons.is_empty() {
+            return;
+        }
+        detail.insert("interval_secs".into(), self.every.as_secs().into());
+        let event = Event {
+            time: scif_audit::time::now_rfc3339(),
+            action: "connections_refused".into(),
+            decision: "deny".into(),
+            reasons,
+            detail,
+            ..Default::default()
+        };
+        scif_server::audit::append_logged(&self.auditor, event).await;
+    }
+}
+
 /// After the trail is closed: the anchor at its final checkpoint.
 pub async fn final_anchor(cfg: &Config, trail: &Trail, store: &scif_store::Store) {
     let (seq, hash) = trail.durable_head();

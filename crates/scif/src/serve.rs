@@ -154,6 +154,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::audit::lifecycle(&auditor, "server_start", &state).await?;
     let anchor_cfg = state.config.clone();
     let anchor_task = crate::audit::anchor(&anchor_cfg, &auditor, &store, anchored).await?;
+    let (refused, refused_task) =
+        crate::audit::RefusedSummary::start(&anchor_cfg, &auditor, state.below_http.clone());
     scif_server::audit::drain_outbox(&auditor, &store)
         .await
         .map_err(|e| anyhow::anyhow!("moving queued admin events into the audit trail: {e}"))?;
@@ -164,6 +166,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(h) = health {
         h.abort();
     }
+    refused_task.abort();
+    refused.flush().await;
     crate::audit::lifecycle(&auditor, "server_stop", &state).await?;
     let trail = auditor.trail.clone();
     drop(state);

@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod openai;
 pub mod routes;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +24,6 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use axum::Router;
 use scif_access::Access;
 use scif_config::Config;
@@ -71,6 +69,8 @@ pub struct State {
     pub reload_source: Option<ReloadSource>,
     /// The audit trail's witness, when one is configured.
     pub witness: Option<Arc<scif_audit::witness::WitnessStatus>>,
+    /// Connections refused below HTTP (metrics, and a periodic audit summary).
+    pub below_http: Arc<scif_tls::BelowHttp>,
 }
 
 impl std::ops::Deref for State {
@@ -111,6 +111,7 @@ impl State {
             gateway: None,
             reload_source: None,
             witness: None,
+            below_http: Arc::default(),
         })
     }
 
@@ -260,6 +261,7 @@ pub async fn serve(
     let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
     let flag = state.shutting_down.clone();
     let providers = state.providers.clone();
+    let below_http = state.below_http.clone();
     let app = router(state);
     let shutdown = async move {
         shutdown.await;
@@ -272,22 +274,12 @@ pub async fn serve(
     };
     let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
         match tls {
-            Some(config) => Box::pin(scif_tls::serve_tls(listener, app, config, shutdown)),
-            None => {
-                // Without TCP_NODELAY a keep-alive client waits ~40 ms per small response
-                // (Nagle plus delayed ACK); axum does not set it by default.
-                let listener = listener.tap_io(|tcp| {
-                    if let Err(e) = tcp.set_nodelay(true) {
-                        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                    }
-                });
-                let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                Box::pin(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                })
-            }
+            Some(config) => Box::pin(scif_tls::serve_tls(
+                listener, app, config, below_http, shutdown,
+            )),
+            // The same accept loop without TLS (TCP_NODELAY on, peer address in ConnectInfo),
+            // so that bytes that are not HTTP are counted rather than dropped unseen.
+            None => Box::pin(scif_tls::serve_plain(listener, app, below_http, shutdown)),
         };
     let mut handle = tokio::spawn(server);
     tokio::select! {

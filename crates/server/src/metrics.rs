@@ -92,6 +92,13 @@ pub async fn handler(
                 .set(d.latency_ewma_ms / 1000.0);
         }
     }
+    for (reason, n) in state.below_http.snapshot() {
+        let c = state
+            .metrics
+            .connections_refused
+            .with_label_values(&[reason]);
+        c.inc_by(n.saturating_sub(c.get()));
+    }
     if let Some(w) = &state.witness {
         let m = &state.metrics;
         m.witness_cosigned_size

@@ -29,6 +29,8 @@ pub struct Metrics {
     /// The audit witness: the tree size it last co-signed, and 1 while it keeps up.
     pub witness_cosigned_size: prometheus::IntGauge,
     pub witness_healthy: prometheus::IntGauge,
+    /// Connections refused below HTTP, by reason (read from the listener at scrape time).
+    pub connections_refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -166,6 +168,14 @@ impl Metrics {
         )?;
         registry.register(Box::new(witness_cosigned_size.clone()))?;
         registry.register(Box::new(witness_healthy.clone()))?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "connections_refused_total",
+                "Connections refused below HTTP: failed or timed-out TLS handshakes, bytes that are not HTTP",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(connections_refused.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -186,6 +196,7 @@ impl Metrics {
             deployment_latency,
             witness_cosigned_size,
             witness_healthy,
+            connections_refused,
         })
     }
 

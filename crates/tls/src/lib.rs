@@ -34,6 +34,55 @@ use x509_parser::extensions::GeneralName;
 /// How long a client may take to complete the TLS handshake.
 pub use rustls::ServerConfig;
 
+/// Connections refused below HTTP, which no handler (and so no audit event of their own)
+/// ever sees: counted here, exported as metrics and summarized in the audit trail.
+#[derive(Debug, Default)]
+pub struct BelowHttp {
+    /// TLS handshakes that failed (bad or missing certificate, wrong protocol, garbage).
+    pub tls_handshake_failed: std::sync::atomic::AtomicU64,
+    /// TLS handshakes that did not finish in time.
+    pub tls_handshake_timeout: std::sync::atomic::AtomicU64,
+    /// Connections whose bytes were not HTTP (including TLS sent to the plain port).
+    pub malformed_http: std::sync::atomic::AtomicU64,
+}
+
+impl BelowHttp {
+    /// `(reason, count)` for each kind, in a fixed order.
+    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+        use std::sync::atomic::Ordering::Relaxed;
+        [
+            (
+                "tls_handshake_failed",
+                self.tls_handshake_failed.load(Relaxed),
+            ),
+            (
+                "tls_handshake_timeout",
+                self.tls_handshake_timeout.load(Relaxed),
+            ),
+            ("malformed_http", self.malformed_http.load(Relaxed)),
+        ]
+    }
+
+    fn count(&self, counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts a connection that ended with an error if the error is hyper's: bytes that do
+    /// not parse as HTTP.
+    fn connection_ended(&self, e: &(dyn std::error::Error + 'static)) {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            if let Some(h) = err.downcast_ref::<hyper::Error>() {
+                if h.is_parse() || h.is_parse_too_large() || h.is_parse_status() {
+                    self.count(&self.malformed_http);
+                }
+                return;
+            }
+            cur = err.source();
+        }
+    }
+}
+
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the accept loop pauses after an accept error such as `EMFILE`.
@@ -370,9 +419,37 @@ pub async fn serve_tls(
     listener: TcpListener,
     app: axum::Router,
     config: Arc<rustls::ServerConfig>,
+    stats: Arc<BelowHttp>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
+    serve_loop(
+        listener,
+        app,
+        Some(TlsAcceptor::from(config)),
+        stats,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves plain HTTP (no TLS) the same way: each connection's peer address in
+/// [`ConnectInfo`], graceful shutdown, and bytes that are not HTTP counted in `stats`.
+pub async fn serve_plain(
+    listener: TcpListener,
+    app: axum::Router,
+    stats: Arc<BelowHttp>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_loop(listener, app, None, stats, shutdown).await
+}
+
+async fn serve_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    acceptor: Option<TlsAcceptor>,
+    stats: Arc<BelowHttp>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
     let builder = ConnBuilder::new(TokioExecutor::new());
     let mut shutdown = std::pin::pin!(shutdown);
@@ -405,8 +482,26 @@ pub async fn serve_tls(
         let acceptor = acceptor.clone();
         let builder = builder.clone();
         let app = app.clone();
+        let stats = stats.clone();
         tokio::spawn(async move {
-            let Some((tls, identity)) = handshake(&acceptor, tcp, peer).await else {
+            let Some(acceptor) = acceptor else {
+                let svc = tower::ServiceBuilder::new()
+                    .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    })
+                    .service(app);
+                let conn = builder.serve_connection_with_upgrades(
+                    TokioIo::new(tcp),
+                    TowerToHyperService::new(svc),
+                );
+                if let Err(e) = watcher.watch(conn).await {
+                    stats.connection_ended(e.as_ref());
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            };
+            let Some((tls, identity)) = handshake(&acceptor, tcp, peer, &stats).await else {
                 return;
             };
             let svc = tower::ServiceBuilder::new()
@@ -422,6 +517,7 @@ pub async fn serve_tls(
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
             if let Err(e) = watcher.watch(conn).await {
+                stats.connection_ended(e.as_ref());
                 tracing::debug!(%peer, error = %e, "TLS: connection ended with an error");
             }
         });
@@ -442,6 +538,7 @@ async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
     peer: SocketAddr,
+    stats: &BelowHttp,
 ) -> Option<(
     tokio_rustls::server::TlsStream<TcpStream>,
     Option<PeerIdentity>,
@@ -449,10 +546,12 @@ async fn handshake(
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
+            stats.count(&stats.tls_handshake_failed);
             tracing::debug!(%peer, error = %e, "TLS handshake failed");
             return None;
         }
         Err(_) => {
+            stats.count(&stats.tls_handshake_timeout);
             tracing::debug!(%peer, timeout = ?HANDSHAKE_TIMEOUT, "TLS handshake timed out");
             return None;
         }

@@ -212,9 +212,15 @@ impl Server {
             .route("/who", get(who))
             .route("/slow", get(slow));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve_tls(listener, app, config, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(serve_tls(
+            listener,
+            app,
+            config,
+            Default::default(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Server {
             addr,
             stop: Some(tx),
