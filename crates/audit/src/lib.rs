@@ -127,6 +127,7 @@ mod query;
 mod record;
 mod segment;
 pub mod time;
+mod tree_store;
 mod verify;
 pub mod witness;
 mod writer;

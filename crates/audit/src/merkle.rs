@@ -70,12 +70,22 @@ impl CompactTree {
 
     /// Appends the leaf for a record whose hash is `record_hash`.
     pub fn push(&mut self, record_hash: &Hash) {
+        self.push_with(record_hash, &mut |_, _| {});
+    }
+
+    /// [`CompactTree::push`], telling `emit` each perfect subtree it completes: the leaf at
+    /// level 0, then each merge at its level (what the tree store keeps for fast proofs).
+    pub fn push_with(&mut self, record_hash: &Hash, emit: &mut dyn FnMut(u32, &Hash)) {
         let mut node = leaf_hash(record_hash);
+        emit(0, &node);
         let mut size = self.size;
+        let mut level = 0;
         // Merge with the peaks of equal size: one per trailing set bit.
         while size & 1 == 1 {
             let Some(left) = self.peaks.pop() else { break };
             node = node_hash(&left, &node);
+            level += 1;
+            emit(level, &node);
             size >>= 1;
         }
         self.peaks.push(node);
@@ -156,6 +166,79 @@ fn subproof(m: usize, d: &[Hash], complete: bool) -> Vec<Hash> {
         let mut p = subproof(m - k, &d[k..], false);
         p.push(root(&d[..k]));
         p
+    }
+}
+
+/// Where proofs read subtree hashes from: any range of leaves `[lo, hi)`.
+pub trait Nodes {
+    /// The MTH of leaves `lo..hi` (`lo < hi`); `None` when it cannot be read.
+    fn range(&self, lo: u64, hi: u64) -> Option<Hash>;
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves of `nodes`.
+pub fn inclusion_proof_with(nodes: &dyn Nodes, index: u64, size: u64) -> Option<Vec<Hash>> {
+    if index >= size {
+        return None;
+    }
+    fn go(n: &dyn Nodes, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Option<()> {
+        if hi - lo <= 1 {
+            return Some(());
+        }
+        let k = split((hi - lo) as usize) as u64;
+        if m < k {
+            go(n, m, lo, lo + k, out)?;
+            out.push(n.range(lo + k, hi)?);
+        } else {
+            go(n, m - k, lo + k, hi, out)?;
+            out.push(n.range(lo, lo + k)?);
+        }
+        Some(())
+    }
+    let mut out = Vec::new();
+    go(nodes, index, 0, size, &mut out)?;
+    Some(out)
+}
+
+/// The consistency proof between the first `old` and the first `new` leaves of `nodes`.
+pub fn consistency_proof_with(nodes: &dyn Nodes, old: u64, new: u64) -> Option<Vec<Hash>> {
+    if old == 0 || old > new {
+        return None;
+    }
+    fn go(
+        n: &dyn Nodes,
+        m: u64,
+        lo: u64,
+        hi: u64,
+        complete: bool,
+        out: &mut Vec<Hash>,
+    ) -> Option<()> {
+        if m == hi - lo {
+            if !complete {
+                out.push(n.range(lo, hi)?);
+            }
+            return Some(());
+        }
+        let k = split((hi - lo) as usize) as u64;
+        if m <= k {
+            go(n, m, lo, lo + k, complete, out)?;
+            out.push(n.range(lo + k, hi)?);
+        } else {
+            go(n, m - k, lo + k, hi, false, out)?;
+            out.push(n.range(lo, lo + k)?);
+        }
+        Some(())
+    }
+    let mut out = Vec::new();
+    go(nodes, old, 0, new, true, &mut out)?;
+    Some(out)
+}
+
+/// Leaf hashes in memory as a node source.
+pub struct InMemory<'a>(pub &'a [Hash]);
+
+impl Nodes for InMemory<'_> {
+    fn range(&self, lo: u64, hi: u64) -> Option<Hash> {
+        self.0.get(lo as usize..hi as usize).map(root)
     }
 }
 
@@ -419,6 +502,25 @@ mod tests {
                         &root(&leaves(n + 1))
                     ));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn proofs_from_a_node_source_equal_the_in_memory_ones() {
+        for n in 1..=33usize {
+            let l = leaves(n);
+            for i in 0..n {
+                assert_eq!(
+                    inclusion_proof_with(&InMemory(&l), i as u64, n as u64),
+                    inclusion_proof(&l, i)
+                );
+            }
+            for m in 1..=n {
+                assert_eq!(
+                    consistency_proof_with(&InMemory(&l), m as u64, n as u64),
+                    consistency_proof(&l, m)
+                );
             }
         }
     }

@@ -87,6 +87,11 @@ fn scan(dir: &Path, want_line: Option<u64>) -> Result<Scan, AuditError> {
     Ok(out)
 }
 
+/// Every signed tree note in the trail, by size (for rebuilding the tree store's index).
+pub(crate) fn checkpoint_notes(dir: &Path) -> Result<Vec<(u64, String)>, AuditError> {
+    Ok(scan(dir, None)?.notes)
+}
+
 fn leaves(hashes: &[Hash]) -> Vec<Hash> {
     hashes.iter().map(merkle::leaf_hash).collect()
 }
@@ -95,9 +100,69 @@ fn hexes(v: &[Hash]) -> Vec<String> {
     v.iter().map(hex::encode).collect()
 }
 
+/// The line of record `seq`, read from the one segment that holds it.
+fn record_line(dir: &Path, seq: u64) -> Result<Option<(String, Hash)>, AuditError> {
+    let segments = list_segments(dir)?;
+    let Some(i) = segments.iter().rposition(|(first, _)| *first <= seq) else {
+        return Ok(None);
+    };
+    let path = &segments[i].1;
+    let data = fs::read(path).map_err(|e| AuditError::io(format!("read {}", path.display()), e))?;
+    // A record line ends with `"seq":N}`: find it without parsing the lines before it.
+    let needle = format!("\"seq\":{seq}}}\n");
+    if let Some(at) = memchr::memmem::find(&data, needle.as_bytes()) {
+        let end = at + needle.len() - 1;
+        let start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+        let line = &data[start..end];
+        if let Some(r) = parse_record_fast(line).filter(|r| r.seq == seq) {
+            return Ok(decode_hash(r.hash).map(|h| (String::from_utf8_lossy(line).into_owned(), h)));
+        }
+    }
+    for line in data.split(|&b| b == b'\n') {
+        let found = match parse_record_fast(line) {
+            Some(r) if r.seq == seq => decode_hash(r.hash),
+            Some(_) => continue,
+            None => match parse_line(line) {
+                Ok(Line::Record { record, .. }) if record.seq == seq => decode_hash(&record.hash),
+                _ => continue,
+            },
+        };
+        return Ok(found.map(|h| (String::from_utf8_lossy(line).into_owned(), h)));
+    }
+    Ok(None)
+}
+
+/// The inclusion proof from the tree's level files, when they cover the tree (O(log² n)
+/// reads); `None` sends the caller to the segments.
+fn prove_fast(dir: &Path, seq: u64, size: Option<u64>) -> Option<InclusionProof> {
+    let reader = crate::tree_store::TreeReader::open(dir)?;
+    let (tree_size, note) = crate::tree_store::TreeReader::note(dir, size, seq)?;
+    if seq == 0 || seq > tree_size || reader.size < tree_size {
+        return None;
+    }
+    let proof = merkle::inclusion_proof_with(&reader, seq - 1, tree_size)?;
+    let (line, hash) = record_line(dir, seq).ok()??;
+    // The level files are derived: check the leaf against the record before trusting them.
+    if merkle::Nodes::range(&reader, seq - 1, seq)? != merkle::leaf_hash(&hash) {
+        return None;
+    }
+    Some(InclusionProof {
+        seq,
+        leaf_index: seq - 1,
+        tree_size,
+        record: line,
+        record_hash: hex::encode(hash),
+        proof: hexes(&proof),
+        checkpoint: note,
+    })
+}
+
 /// The inclusion proof of record `seq` in the checkpointed tree of `size` records (default:
 /// the latest checkpoint that covers it).
 pub fn prove(dir: &Path, seq: u64, size: Option<u64>) -> Result<InclusionProof, AuditError> {
+    if let Some(p) = prove_fast(dir, seq, size) {
+        return Ok(p);
+    }
     let s = scan(dir, Some(seq))?;
     let (tree_size, note) = match size {
         Some(n) => s.notes.iter().find(|(k, _)| *k == n),
@@ -135,6 +200,25 @@ pub fn prove(dir: &Path, seq: u64, size: Option<u64>) -> Result<InclusionProof, 
 
 /// The consistency proof between two checkpointed tree sizes.
 pub fn consistency(dir: &Path, old: u64, new: u64) -> Result<ConsistencyProof, AuditError> {
+    let fast = || {
+        let reader = crate::tree_store::TreeReader::open(dir)?;
+        let (_, old_checkpoint) = crate::tree_store::TreeReader::note(dir, Some(old), 0)?;
+        let (_, new_checkpoint) = crate::tree_store::TreeReader::note(dir, Some(new), 0)?;
+        if reader.size < new || old == 0 || old > new {
+            return None;
+        }
+        let proof = merkle::consistency_proof_with(&reader, old, new)?;
+        Some(ConsistencyProof {
+            old_size: old,
+            new_size: new,
+            proof: hexes(&proof),
+            old_checkpoint,
+            new_checkpoint,
+        })
+    };
+    if let Some(p) = fast() {
+        return Ok(p);
+    }
     let s = scan(dir, None)?;
     let note = |n: u64| {
         s.notes

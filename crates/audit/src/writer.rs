@@ -402,7 +402,8 @@ impl Trail {
             }
         }
 
-        let tree = rebuild_tree(&list_segments(&cfg.dir)?)?;
+        let segments_now = list_segments(&cfg.dir)?;
+        let tree = rebuild_tree(&segments_now)?;
         if tree.size() != next_seq - 1 {
             return Err(AuditError::Corrupt(format!(
                 "the Merkle tree holds {} records but the trail {}",
@@ -432,6 +433,15 @@ impl Trail {
             dirty: false,
             deferred_since: None,
             last_sync: Instant::now(),
+            tree_store: match crate::tree_store::TreeStore::open(&cfg.dir, &tree, |after| {
+                record_hashes_after(&segments_now, after)
+            }) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot keep the audit tree's level files; proofs will read the segments");
+                    None
+                }
+            },
             tree,
             state: state.clone(),
             cfg,
@@ -602,6 +612,8 @@ struct Writer {
     last_sync: Instant,
     /// The Merkle tree over every record written (see `crate::merkle`).
     tree: CompactTree,
+    /// The tree's subtrees on disk, for fast proofs (derived; `None` if it cannot be kept).
+    tree_store: Option<crate::tree_store::TreeStore>,
     state: Arc<State>,
 }
 
@@ -748,7 +760,15 @@ impl Writer {
             buf.push_str(&line);
             buf.push('\n');
             done.push((c, self.next_seq));
-            self.tree.push(&decode_hash(&hash).unwrap_or([0u8; 32]));
+            let store = &mut self.tree_store;
+            self.tree.push_with(
+                &decode_hash(&hash).unwrap_or([0u8; 32]),
+                &mut |level, node| {
+                    if let Some(s) = store.as_mut() {
+                        s.record(level, node);
+                    }
+                },
+            );
             self.last_hash = hash;
             self.next_seq += 1;
         }
@@ -823,7 +843,7 @@ impl Writer {
     }
 
     fn push_checkpoint(&mut self, buf: &mut String) -> Result<(), String> {
-        let (_, line) = build_checkpoint_with_tree(
+        let (cp, line) = build_checkpoint_with_tree(
             &self.key,
             &self.node,
             self.next_seq - 1,
@@ -832,6 +852,9 @@ impl Writer {
             Some(&self.tree),
         )
         .map_err(|e| format!("encode checkpoint: {e}"))?;
+        if let (Some(store), Some(tlog)) = (self.tree_store.as_mut(), &cp.tlog) {
+            store.note(cp.seq, &tlog.note);
+        }
         buf.push_str(&line);
         buf.push('\n');
         self.events_since_cp = 0;
@@ -858,6 +881,9 @@ impl Writer {
             .map_err(|e| format!("write {}: {e}", self.seg_path.display()))?;
         self.seg_bytes += buf.len() as u64;
         self.dirty = true;
+        if let Some(store) = self.tree_store.as_mut() {
+            store.flush();
+        }
         self.state
             .counters
             .bytes_written
@@ -966,4 +992,37 @@ pub(crate) fn rebuild_tree(segments: &[(u64, PathBuf)]) -> Result<CompactTree, A
         }
     }
     Ok(tree)
+}
+
+/// The hashes of the records after seq `after`, in order (for the tree store's repair).
+fn record_hashes_after(
+    segments: &[(u64, PathBuf)],
+    after: u64,
+) -> Result<Vec<crate::merkle::Hash>, AuditError> {
+    use crate::record::{parse_line, parse_record_fast, Line};
+    let start = segments
+        .iter()
+        .rposition(|(first, _)| *first <= after + 1)
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for (_, path) in &segments[start..] {
+        let data =
+            fs::read(path).map_err(|e| AuditError::io(format!("read {}", path.display()), e))?;
+        for line in data.split(|&b| b == b'\n') {
+            if !line.starts_with(b"{\"event\"") {
+                continue;
+            }
+            let (seq, hash) = match parse_record_fast(line) {
+                Some(r) => (r.seq, decode_hash(r.hash)),
+                None => match parse_line(line) {
+                    Ok(Line::Record { record, .. }) => (record.seq, decode_hash(&record.hash)),
+                    _ => continue,
+                },
+            };
+            if seq == after + out.len() as u64 + 1 {
+                out.push(hash.unwrap_or([0u8; 32]));
+            }
+        }
+    }
+    Ok(out)
 }
