@@ -252,7 +252,7 @@ impl Nodes for TreeReader {
         if hi > self.size {
             return None;
         }
-        if n.is_power_of_two() && lo % n == 0 {
+        if n.is_power_of_two() && lo.is_multiple_of(n) {
             return self.node(n.trailing_zeros() as usize, lo / n);
         }
         let mut k = 1;
