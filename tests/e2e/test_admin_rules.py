@@ -273,6 +273,12 @@ def test_scopes_only_shrink(site):
     # A key for someone else: within the scopes, and only if the owner holds nothing more.
     r = call(site, "POST", "/admin/v1/keys", key=only, json={"principal": "analyst"})
     assert r.status_code == 201 and r.json()["scopes"] == ["manage_keys"], r.text
+    # Scopes limit what a key does; a key scoped to manage_principals still creates an
+    # ordinary user (its principal holds everything that user gets), and cannot mint keys.
+    princ = run_cli("keys", "create", "--principal", "tester", "--scope", "manage_principals", "--data-dir", str(site.data_dir), env=site.env).stdout.strip()
+    r = call(site, "POST", "/admin/v1/principals", key=princ, json=new_principal("made-by-scoped", clearance="UNCLASSIFIED"))
+    assert r.status_code == 201, r.text
+    assert call(site, "POST", "/admin/v1/keys", key=princ, json={"principal": "made-by-scoped"}).status_code == 403
     # SigV4 credentials carry scopes: one scoped to list_models cannot invoke.
     c = bedrock(site, "lister")
     with pytest.raises(c.exceptions.AccessDeniedException):

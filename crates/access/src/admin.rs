@@ -198,15 +198,47 @@ impl Access {
         }
     }
 
-    /// Refuses a change that would hand `target` (or a credential for it, limited to
-    /// `scopes`; `None` is every action) anything the actor does not hold itself.
+    /// Refuses a change to the principal `target` (creating, changing, deleting it, or
+    /// revoking its keys) when `target` holds anything the acting principal does not. The
+    /// acting key's scopes limit what the key may do, not what its principal holds: a key
+    /// scoped to `manage_principals` may create an ordinary user.
     fn holds(
         &self,
         actor: Actor<'_>,
         action: Action,
         kind: ResourceKind,
         target: &PrincipalRecord,
+    ) -> Result<(), AdminError> {
+        self.holds_within(actor, action, kind, target, None, false)
+    }
+
+    /// Refuses minting a credential for `target` limited to `scopes` (`None`: every action)
+    /// that would hand whoever holds it anything the acting *key* cannot do: its principal's
+    /// attributes and permissions, within the key's own scopes. Scopes only shrink.
+    fn holds_key(
+        &self,
+        actor: Actor<'_>,
+        target: &PrincipalRecord,
         scopes: Option<&BTreeSet<String>>,
+    ) -> Result<(), AdminError> {
+        self.holds_within(
+            actor,
+            Action::ManageKeys,
+            ResourceKind::Key,
+            target,
+            scopes,
+            true,
+        )
+    }
+
+    fn holds_within(
+        &self,
+        actor: Actor<'_>,
+        action: Action,
+        kind: ResourceKind,
+        target: &PrincipalRecord,
+        scopes: Option<&BTreeSet<String>>,
+        within_actor_scopes: bool,
     ) -> Result<(), AdminError> {
         let Actor::Caller(caller) = actor else {
             return Ok(());
@@ -216,7 +248,11 @@ impl Access {
                 &self.authorizer(),
                 &grant::Holder {
                     principal: &caller.principal,
-                    scopes: caller.scopes.as_ref(),
+                    scopes: if within_actor_scopes {
+                        caller.scopes.as_ref()
+                    } else {
+                        None
+                    },
                 },
                 &p,
                 scopes,
@@ -406,7 +442,6 @@ impl Access {
             Action::ManagePrincipals,
             ResourceKind::Principal,
             &record,
-            None,
         )?;
         self.store.insert_principal(&record).await?;
         self.cache.clear();
@@ -434,7 +469,6 @@ impl Access {
             Action::ManagePrincipals,
             ResourceKind::Principal,
             &record,
-            None,
         )?;
         let before = record.clone();
         if let Some(v) = patch.kind {
@@ -471,7 +505,6 @@ impl Access {
             Action::ManagePrincipals,
             ResourceKind::Principal,
             &record,
-            None,
         )?;
         self.keep_an_administrator(actor, &before, Some(&record))
             .await?;
@@ -495,7 +528,6 @@ impl Access {
             Action::ManagePrincipals,
             ResourceKind::Principal,
             &record,
-            None,
         )?;
         self.keep_an_administrator(actor, &record, None).await?;
         if let Actor::Caller(c) = actor {
@@ -627,7 +659,7 @@ impl Access {
             }
         }
         let limit = (!scopes.contains("*")).then_some(&scopes);
-        self.holds(actor, Action::ManageKeys, ResourceKind::Key, owner, limit)?;
+        self.holds_key(actor, owner, limit)?;
         Ok(scopes)
     }
 
@@ -703,7 +735,7 @@ impl Access {
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
         let owner = self.key_owner(actor, &key.principal_id, &what).await?;
-        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner, None)?;
+        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner)?;
         self.store.revoke_sigv4_key(id, unix_now()).await?;
         self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("sigv4_key/{id}"))
@@ -753,7 +785,7 @@ impl Access {
             .await?
             .ok_or_else(|| AdminError::NotFound(what.clone()))?;
         let owner = self.key_owner(actor, &key.principal_id, &what).await?;
-        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner, None)?;
+        self.holds(actor, Action::ManageKeys, ResourceKind::Key, &owner)?;
         self.store.revoke_api_key(id, unix_now()).await?;
         self.cache.clear();
         self.record_local(actor, Action::ManageKeys, format!("key/{id}"))

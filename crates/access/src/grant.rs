@@ -11,9 +11,9 @@
 //! - every access (PHI and any other need-to-know access);
 //! - every permission the policies give it: over a grid of resource shapes (each kind, each
 //!   level, with and without ITAR and PHI), whatever the policies permit the target they must
-//!   permit the actor, within the actor's key scopes. This is how privileged groups are held:
-//!   an actor not in `admins` cannot make an administrator, and a key scoped to `manage_keys`
-//!   cannot mint one that reaches anything else.
+//!   permit the actor (within the actor's key scopes when a credential is minted). This is how
+//!   privileged groups are held: an actor not in `admins` cannot make an administrator, and a
+//!   key scoped to `manage_keys` cannot mint one that reaches anything else.
 //!
 //! The local operator (the CLI) holds everything: it is the host's break-glass path.
 

@@ -144,24 +144,26 @@ async fn who_may_create_whom() {
         ("phi", &phi),
         ("user", &user),
         ("ts-keys", &ts_keys),
+        // A key scoped to manage_principals creates what its principal holds (scopes limit
+        // the key's own actions; minting keys is where they bound what is handed out).
         ("ts-princ", &ts_princ),
     ];
     // Target, then the expected outcome for each actor in the order above.
     #[rustfmt::skip]
     let rows: Vec<(NewPrincipal, [Expect; 7])> = vec![
-        (who("", "UNCLASSIFIED", "USA", true, &[], &[]),           [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "GBR", false, &[], &[]),          [Yes, Yes, Yes, Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "SECRET", "USA", true, &[], &[]),                 [Yes, Yes, Label, Yes, Label, Denied, NotHeld(Permission)]),
-        (who("", "TOP SECRET", "USA", true, &[], &[]),             [Yes, Label, Label, Label, Label, Denied, NotHeld(Permission)]),
-        (who("", "TOP SECRET//SI", "USA", true, &[], &[]),         [Yes, Label, Label, Label, Label, Denied, NotHeld(Permission)]),
+        (who("", "UNCLASSIFIED", "USA", true, &[], &[]),           [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "GBR", false, &[], &[]),          [Yes, Yes, Yes, Yes, Denied, Denied, Yes]),
+        (who("", "SECRET", "USA", true, &[], &[]),                 [Yes, Yes, Label, Yes, Label, Denied, Yes]),
+        (who("", "TOP SECRET", "USA", true, &[], &[]),             [Yes, Label, Label, Label, Label, Denied, Yes]),
+        (who("", "TOP SECRET//SI", "USA", true, &[], &[]),         [Yes, Label, Label, Label, Label, Denied, Yes]),
         (who("", "UNCLASSIFIED", "USA", true, &[], &["PHI"]),      [NotHeld(Access), NotHeld(Access), NotHeld(UsPerson), Yes, Denied, Denied, NotHeld(Access)]),
-        (who("", "UNCLASSIFIED", "USA", true, &["admins"], &[]),   [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "USA", true, &["auditors"], &[]), [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "GBR", false, &["FVEY"], &[]),    [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "GBR", false, &["GBR"], &[]),     [Yes, Yes, Yes, Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "AUS", false, &[], &[]),          [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "USA", false, &[], &[]),          [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, NotHeld(Permission)]),
-        (who("", "UNCLASSIFIED", "GBR", false, &["analysts"], &[]), [Yes, Yes, Yes, Yes, Denied, Denied, NotHeld(Permission)]),
+        (who("", "UNCLASSIFIED", "USA", true, &["admins"], &[]),   [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "USA", true, &["auditors"], &[]), [Yes, Yes, NotHeld(UsPerson), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "GBR", false, &["FVEY"], &[]),    [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "GBR", false, &["GBR"], &[]),     [Yes, Yes, Yes, Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "AUS", false, &[], &[]),          [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "USA", false, &[], &[]),          [Yes, Yes, NotHeld(Releasability), Yes, Denied, Denied, Yes]),
+        (who("", "UNCLASSIFIED", "GBR", false, &["analysts"], &[]), [Yes, Yes, Yes, Yes, Denied, Denied, Yes]),
     ];
     let mut failures = Vec::new();
     let mut n = 0;
