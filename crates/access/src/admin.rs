@@ -212,6 +212,25 @@ impl Access {
         self.holds_within(actor, action, kind, target, None, false)
     }
 
+    /// A principal record as it will be after a create or an update: its clearance (the
+    /// account's label) must be one the actor may assign (a plain 403: the actor named it),
+    /// and it may hold nothing the actor does not.
+    fn may_assign(&self, actor: Actor<'_>, record: &PrincipalRecord) -> Result<(), AdminError> {
+        self.check(
+            actor,
+            Action::ManagePrincipals,
+            &Self::account(record),
+            &format!("principal {:?}", record.id),
+        )
+        .map_err(not_found_is_forbidden)?;
+        self.holds(
+            actor,
+            Action::ManagePrincipals,
+            ResourceKind::Principal,
+            record,
+        )
+    }
+
     /// Refuses minting a credential for `target` limited to `scopes` (`None`: every action)
     /// that would hand whoever holds it anything the acting *key* cannot do: its principal's
     /// attributes and permissions, within the key's own scopes. Scopes only shrink.
@@ -264,15 +283,13 @@ impl Access {
         let Some(attribute) = short else {
             return Ok(());
         };
-        let decision = Decision {
-            allowed: false,
+        let decision = Decision::deny(
+            &caller.principal.id,
             action,
-            principal_id: caller.principal.id.clone(),
-            resource_kind: kind,
-            resource_id: target.id.clone(),
-            reason: DecisionReason::NotHeld(attribute),
-            policy_ids: Vec::new(),
-        };
+            kind,
+            &target.id,
+            DecisionReason::NotHeld(attribute),
+        );
         tracing::info!(target: "scif::decision", principal = ?decision.principal_id, action = %action, resource_kind = %kind, resource = ?target.id, reason = ?decision.reason, "deny");
         Err(AdminError::Refused {
             message: format!("that would grant {attribute} you do not hold"),
@@ -429,20 +446,7 @@ impl Access {
             created_at: scif_time::now_rfc3339_secs(),
         };
         let record = self.validated(record)?;
-        // No granting a clearance one does not hold: the new account's label is its clearance.
-        self.check(
-            actor,
-            Action::ManagePrincipals,
-            &Self::account(&record),
-            &format!("principal {:?}", record.id),
-        )
-        .map_err(not_found_is_forbidden)?;
-        self.holds(
-            actor,
-            Action::ManagePrincipals,
-            ResourceKind::Principal,
-            &record,
-        )?;
+        self.may_assign(actor, &record)?;
         self.store.insert_principal(&record).await?;
         self.cache.clear();
         self.record_local(
@@ -493,19 +497,7 @@ impl Access {
             record.disabled = v;
         }
         let record = self.validated(record)?;
-        self.check(
-            actor,
-            Action::ManagePrincipals,
-            &Self::account(&record),
-            &format!("principal {id:?}"),
-        )
-        .map_err(not_found_is_forbidden)?;
-        self.holds(
-            actor,
-            Action::ManagePrincipals,
-            ResourceKind::Principal,
-            &record,
-        )?;
+        self.may_assign(actor, &record)?;
         self.keep_an_administrator(actor, &before, Some(&record))
             .await?;
         let updated = self.store.update_principal(&record).await?;

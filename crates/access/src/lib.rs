@@ -297,12 +297,7 @@ impl Access {
     /// stored record is the site's handle on it (disabled or deleted, the token is refused)
     /// but never a source of attributes, which come from the token's claims alone.
     async fn oidc_subject_may_sign_in(&self, id: &str) -> Result<(), AuthFailure> {
-        let stored = self
-            .cache
-            .principals
-            .get(&id.to_owned(), || self.store.get_principal(id))
-            .await
-            .map_err(AuthFailure::Store)?;
+        let stored = self.stored_principal(id).await?;
         if stored.is_some_and(|r| r.disabled) {
             return Err(AuthFailure::Rejected(AuthnError::InvalidCredentials));
         }
@@ -320,14 +315,17 @@ impl Access {
         Ok(())
     }
 
-    async fn enabled_principal(&self, id: &str) -> Result<Principal, AuthFailure> {
-        let record = self
-            .cache
+    /// A stored principal, through the identity cache.
+    async fn stored_principal(&self, id: &str) -> Result<Option<PrincipalRecord>, AuthFailure> {
+        self.cache
             .principals
             .get(&id.to_owned(), || self.store.get_principal(id))
             .await
-            .map_err(AuthFailure::Store)?;
-        match record {
+            .map_err(AuthFailure::Store)
+    }
+
+    async fn enabled_principal(&self, id: &str) -> Result<Principal, AuthFailure> {
+        match self.stored_principal(id).await? {
             Some(r) if !r.disabled => principal_from_record(&r).map_err(AuthFailure::Corrupt),
             // A disabled or unknown principal is refused exactly like a bad credential.
             _ => Err(AuthFailure::Rejected(AuthnError::InvalidCredentials)),
@@ -341,28 +339,21 @@ impl Access {
     /// audit trail.
     pub fn authorize(&self, caller: &Caller, action: Action, resource: &Resource) -> Decision {
         let authorizer = self.authorizer();
-        let decision = if let Err(rule) = authorizer.mandatory(&caller.principal, resource) {
-            Decision {
-                allowed: false,
+        let deny = |reason| {
+            Decision::deny(
+                &caller.principal.id,
                 action,
-                principal_id: caller.principal.id.clone(),
-                resource_kind: resource.kind,
-                resource_id: resource.id.clone(),
-                reason: DecisionReason::Mandatory(rule),
-                policy_ids: Vec::new(),
-            }
+                resource.kind,
+                &resource.id,
+                reason,
+            )
+        };
+        let decision = if let Err(rule) = authorizer.mandatory(&caller.principal, resource) {
+            deny(DecisionReason::Mandatory(rule))
         } else if caller.in_scope(action) {
             authorizer.decide(&caller.principal, action, resource)
         } else {
-            Decision {
-                allowed: false,
-                action,
-                principal_id: caller.principal.id.clone(),
-                resource_kind: resource.kind,
-                resource_id: resource.id.clone(),
-                reason: DecisionReason::OutOfScope,
-                policy_ids: Vec::new(),
-            }
+            deny(DecisionReason::OutOfScope)
         };
         if decision.allowed {
             tracing::debug!(target: "scif::decision", principal = %decision.principal_id, action = %decision.action, resource_kind = %decision.resource_kind, resource = %decision.resource_id, reason = ?decision.reason, policies = ?decision.policy_ids, "allow");

@@ -328,10 +328,16 @@ pub fn origin(node: &str) -> String {
 
 /// The C2SP signed-note key id of `public` under `name`.
 pub fn key_id(name: &str, public: &ed25519_dalek::VerifyingKey) -> [u8; 4] {
+    typed_key_id(name, 0x01, public)
+}
+
+/// A C2SP signed-note key id: `SHA-256(name || "\n" || type || public key)[..4]` (type 0x01
+/// for an Ed25519 note signer, 0x04 for a cosignature).
+pub(crate) fn typed_key_id(name: &str, kind: u8, public: &ed25519_dalek::VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([1u8]);
+    h.update([kind]);
     h.update(public.as_bytes());
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]

@@ -119,15 +119,11 @@ fn record_line(dir: &Path, seq: u64) -> Result<Option<(String, Hash)>, AuditErro
         }
     }
     for line in data.split(|&b| b == b'\n') {
-        let found = match parse_record_fast(line) {
-            Some(r) if r.seq == seq => decode_hash(r.hash),
-            Some(_) => continue,
-            None => match parse_line(line) {
-                Ok(Line::Record { record, .. }) if record.seq == seq => decode_hash(&record.hash),
-                _ => continue,
-            },
-        };
-        return Ok(found.map(|h| (String::from_utf8_lossy(line).into_owned(), h)));
+        if let Some((s, found)) = crate::record::record_seq_hash(line) {
+            if s == seq {
+                return Ok(found.map(|h| (String::from_utf8_lossy(line).into_owned(), h)));
+            }
+        }
     }
     Ok(None)
 }

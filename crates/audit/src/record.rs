@@ -316,6 +316,18 @@ pub(crate) struct FastRecord<'a> {
     pub event: &'a str,
 }
 
+/// A record line's seq and hash (the hash `None` if it is not 64 hex digits); `None` for any
+/// other line. The fast path first, the full parser for lines it does not take.
+pub(crate) fn record_seq_hash(line: &[u8]) -> Option<(u64, Option<[u8; 32]>)> {
+    if let Some(r) = parse_record_fast(line) {
+        return Some((r.seq, decode_hash(r.hash)));
+    }
+    match parse_line(line) {
+        Ok(Line::Record { record, .. }) => Some((record.seq, decode_hash(&record.hash))),
+        _ => None,
+    }
+}
+
 pub(crate) fn parse_record_fast(line: &[u8]) -> Option<FastRecord<'_>> {
     // Read the fixed-shape tail from the end, without parsing the event:
     // `{"event":E,"hash":"<64 hex>","node":"<node>","prev_hash":"<64 hex>","seq":<digits>}`.

@@ -44,6 +44,7 @@ impl TreeStore {
     pub(crate) fn open(
         dir: &Path,
         tree: &CompactTree,
+        latest_note_size: Option<u64>,
         hashes: impl FnOnce(u64) -> Result<Vec<Hash>, AuditError>,
     ) -> Result<TreeStore, AuditError> {
         let io = |what: &str, e: std::io::Error| AuditError::io(what.to_owned(), e);
@@ -93,8 +94,7 @@ impl TreeStore {
         }
         // The notes index must end where the trail's tree checkpoints end; else rebuild it.
         let indexed = TreeReader::note(dir, None, 0).map(|(n, _)| n);
-        let in_trail = crate::latest_tree_checkpoint(dir)?.map(|(n, _)| n);
-        if indexed != in_trail {
+        if indexed != latest_note_size {
             let mut text = String::new();
             for (size, note) in crate::proof::checkpoint_notes(dir)? {
                 text.push_str(&serde_json::json!({"size": size, "note": note}).to_string());

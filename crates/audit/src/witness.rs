@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::merkle::{self, Hash, Note};
 
@@ -61,13 +60,7 @@ pub struct Witness {
 
 /// The cosignature key id.
 pub fn cosignature_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n");
-    h.update([4u8]);
-    h.update(key.as_bytes());
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    merkle::typed_key_id(name, 0x04, key)
 }
 
 fn cosigned_message(timestamp: u64, note: &Note) -> Vec<u8> {

@@ -116,6 +116,8 @@ struct State {
     /// The last record known to be on disk (fsync'd): its seq and hash. What the node
     /// anchors the trail to, outside the segment files.
     durable: Mutex<(u64, String)>,
+    /// The latest signed tree note on disk: its size and text (what a witness is sent).
+    latest_note: Mutex<Option<(u64, String)>>,
     failed: Mutex<Option<String>>,
     failed_flag: AtomicBool,
     inject_failure: AtomicBool,
@@ -404,6 +406,7 @@ impl Trail {
 
         let segments_now = list_segments(&cfg.dir)?;
         let tree = rebuild_tree(&segments_now)?;
+        let latest_note = crate::latest_tree_checkpoint(&cfg.dir)?;
         if tree.size() != next_seq - 1 {
             return Err(AuditError::Corrupt(format!(
                 "the Merkle tree holds {} records but the trail {}",
@@ -413,6 +416,7 @@ impl Trail {
         }
         let state = Arc::new(State {
             durable: Mutex::new((next_seq - 1, last_hash.clone())),
+            latest_note: Mutex::new(latest_note.clone()),
             failed: Mutex::new(None),
             failed_flag: AtomicBool::new(false),
             inject_failure: AtomicBool::new(false),
@@ -433,9 +437,12 @@ impl Trail {
             dirty: false,
             deferred_since: None,
             last_sync: Instant::now(),
-            tree_store: match crate::tree_store::TreeStore::open(&cfg.dir, &tree, |after| {
-                record_hashes_after(&segments_now, after)
-            }) {
+            tree_store: match crate::tree_store::TreeStore::open(
+                &cfg.dir,
+                &tree,
+                latest_note.as_ref().map(|(n, _)| *n),
+                |after| record_hashes_after(&segments_now, after),
+            ) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot keep the audit tree's level files; proofs will read the segments");
@@ -443,6 +450,7 @@ impl Trail {
                 }
             },
             tree,
+            unsynced_note: None,
             state: state.clone(),
             cfg,
         };
@@ -552,6 +560,12 @@ impl Trail {
         lock(&self.inner.state.durable).clone()
     }
 
+    /// The latest signed tree note on disk (fsync'd): its tree size and text. What the
+    /// node sends its witness, without reading the segments.
+    pub fn latest_tree_note(&self) -> Option<(u64, String)> {
+        lock(&self.inner.state.latest_note).clone()
+    }
+
     /// Counters since open.
     pub fn stats(&self) -> TrailStats {
         let c = &self.inner.state.counters;
@@ -614,6 +628,8 @@ struct Writer {
     tree: CompactTree,
     /// The tree's subtrees on disk, for fast proofs (derived; `None` if it cannot be kept).
     tree_store: Option<crate::tree_store::TreeStore>,
+    /// The note of the last checkpoint written, published to `State` at the next sync.
+    unsynced_note: Option<(u64, String)>,
     state: Arc<State>,
 }
 
@@ -852,8 +868,11 @@ impl Writer {
             Some(&self.tree),
         )
         .map_err(|e| format!("encode checkpoint: {e}"))?;
-        if let (Some(store), Some(tlog)) = (self.tree_store.as_mut(), &cp.tlog) {
-            store.note(cp.seq, &tlog.note);
+        if let Some(tlog) = &cp.tlog {
+            if let Some(store) = self.tree_store.as_mut() {
+                store.note(cp.seq, &tlog.note);
+            }
+            self.unsynced_note = Some((cp.seq, tlog.note.clone()));
         }
         buf.push_str(&line);
         buf.push('\n');
@@ -898,6 +917,9 @@ impl Writer {
             self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
         *lock(&self.state.durable) = (self.next_seq - 1, self.last_hash.clone());
+        if let Some(note) = self.unsynced_note.take() {
+            *lock(&self.state.latest_note) = Some(note);
+        }
         self.dirty = false;
         self.deferred_since = None;
         self.last_sync = Instant::now();
@@ -946,7 +968,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// checkpoint that stored the tree's peaks (when they fold to its signed root), then the
 /// records after it; or built from the first record when no checkpoint has them.
 pub(crate) fn rebuild_tree(segments: &[(u64, PathBuf)]) -> Result<CompactTree, AuditError> {
-    use crate::record::{parse_line, parse_record_fast, Line};
+    use crate::record::{parse_line, Line};
     let read = |path: &PathBuf| {
         fs::read(path).map_err(|e| AuditError::io(format!("read {}", path.display()), e))
     };
@@ -979,12 +1001,8 @@ pub(crate) fn rebuild_tree(segments: &[(u64, PathBuf)]) -> Result<CompactTree, A
             if !line.starts_with(b"{\"event\"") {
                 continue;
             }
-            let (seq, hash) = match parse_record_fast(line) {
-                Some(r) => (r.seq, decode_hash(r.hash)),
-                None => match parse_line(line) {
-                    Ok(Line::Record { record, .. }) => (record.seq, decode_hash(&record.hash)),
-                    _ => continue,
-                },
+            let Some((seq, hash)) = crate::record::record_seq_hash(line) else {
+                continue;
             };
             if seq == tree.size() + 1 {
                 tree.push(&hash.unwrap_or([0u8; 32]));
@@ -999,7 +1017,6 @@ fn record_hashes_after(
     segments: &[(u64, PathBuf)],
     after: u64,
 ) -> Result<Vec<crate::merkle::Hash>, AuditError> {
-    use crate::record::{parse_line, parse_record_fast, Line};
     let start = segments
         .iter()
         .rposition(|(first, _)| *first <= after + 1)
@@ -1012,12 +1029,8 @@ fn record_hashes_after(
             if !line.starts_with(b"{\"event\"") {
                 continue;
             }
-            let (seq, hash) = match parse_record_fast(line) {
-                Some(r) => (r.seq, decode_hash(r.hash)),
-                None => match parse_line(line) {
-                    Ok(Line::Record { record, .. }) => (record.seq, decode_hash(&record.hash)),
-                    _ => continue,
-                },
+            let Some((seq, hash)) = crate::record::record_seq_hash(line) else {
+                continue;
             };
             if seq == after + out.len() as u64 + 1 {
                 out.push(hash.unwrap_or([0u8; 32]));

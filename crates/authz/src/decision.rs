@@ -170,6 +170,26 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A refusal decided outside the authorizer (a credential's scopes, a mandatory rule
+    /// checked alone, an attribute the actor does not hold).
+    pub fn deny(
+        principal_id: &str,
+        action: Action,
+        resource_kind: ResourceKind,
+        resource_id: &str,
+        reason: DecisionReason,
+    ) -> Decision {
+        Decision {
+            allowed: false,
+            action,
+            principal_id: principal_id.to_owned(),
+            resource_kind,
+            resource_id: resource_id.to_owned(),
+            reason,
+            policy_ids: Vec::new(),
+        }
+    }
+
     /// The message a caller may be shown for a denial: the action and the kind of resource,
     /// never the rule, a label or a policy.
     pub fn denial_message(&self) -> String {

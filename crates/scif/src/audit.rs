@@ -515,7 +515,7 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
                     store.close().await;
                     if held.as_deref() != Some(a.hash.as_str()) {
                         anyhow::bail!(
-                            "audit trail BROKEN: it no longer holds record {} that this node                              anchored on {}: cut short, rolled back or replaced",
+                            "audit trail BROKEN: it no longer holds record {} that this node anchored on {}: cut short, rolled back or replaced",
                             a.seq,
                             a.updated_at
                         );
@@ -530,7 +530,7 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<()> {
                 check_witnessed(&cfg, &dir, wk, wn, witness_url.as_deref()).await?;
             }
             if key.is_none() {
-                let msg = "UNANCHORED: no pinned public key (--pubkey, or audit.public_key in                            the configuration), so the checkpoints were checked against the keys                            found on this host, which whoever can rewrite the trail can replace";
+                let msg = "UNANCHORED: no pinned public key (--pubkey, or audit.public_key in the configuration), so the checkpoints were checked against the keys found on this host, which whoever can rewrite the trail can replace";
                 if !accept_unanchored {
                     anyhow::bail!("{msg}; pass --accept-unanchored to accept that");
                 }
@@ -648,7 +648,7 @@ fn pinned_key(
         if let (Ok(file), Ok(data)) = (p.canonicalize(), cfg.storage.data_dir.canonicalize()) {
             if file.starts_with(&data) {
                 eprintln!(
-                    "warning: {} is inside the data directory; whoever can rewrite the trail can                      replace it",
+                    "warning: {} is inside the data directory; whoever can rewrite the trail can replace it",
                     p.display()
                 );
             }
@@ -662,12 +662,7 @@ fn pinned_key(
             "the keys embedded in the checkpoints (unanchored)".to_owned(),
         ));
     }
-    let bytes: [u8; 32] = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .context("audit.public_key: 64 hex digits")?;
-    let key = scif_audit::VerifyingKey::from_bytes(&bytes)
-        .map_err(|e| anyhow::anyhow!("audit.public_key: {e}"))?;
+    let key = scif_audit::parse_public_key_hex(hex_key).context("audit.public_key")?;
     Ok((Some(key), "audit.public_key".to_owned()))
 }
 
@@ -680,12 +675,7 @@ async fn check_witnessed(
     name: &str,
     url: Option<&str>,
 ) -> anyhow::Result<()> {
-    let bytes: [u8; 32] = hex::decode(key_hex.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .context("--witness-key: 64 hex digits")?;
-    let key = scif_audit::VerifyingKey::from_bytes(&bytes)
-        .map_err(|e| anyhow::anyhow!("--witness-key: {e}"))?;
+    let key = scif_audit::parse_public_key_hex(key_hex.trim()).context("--witness-key")?;
     let origin = scif_audit::merkle::origin(&node_name(cfg));
     let (size, note_text, how) = match url {
         Some(u) => {
@@ -738,10 +728,10 @@ async fn check_witnessed(
             Ok(())
         }
         Some(_) => anyhow::bail!(
-            "audit trail BROKEN: its first {size} records are not the ones witness {name}              co-signed ({how}): rewritten"
+            "audit trail BROKEN: its first {size} records are not the ones witness {name} co-signed ({how}): rewritten"
         ),
         None => anyhow::bail!(
-            "audit trail BROKEN: it holds fewer than the {size} records witness {name}              co-signed ({how}): cut short or rolled back"
+            "audit trail BROKEN: it holds fewer than the {size} records witness {name} co-signed ({how}): cut short or rolled back"
         ),
     }
 }
@@ -768,7 +758,7 @@ async fn reanchor(common: &CommonArgs, reason: &str) -> anyhow::Result<()> {
     let report = match scif_audit::verify_with(&dir, &opts) {
         Ok(r) => r,
         Err((brk, _)) => anyhow::bail!(
-            "the audit trail does not verify ({brk}); reanchoring it would hide that. Restore              it from a copy first"
+            "the audit trail does not verify ({brk}); reanchoring it would hide that. Restore it from a copy first"
         ),
     };
     let hash = scif_audit::record_hash(&dir, report.last_seq)?
@@ -800,7 +790,7 @@ async fn reanchor(common: &CommonArgs, reason: &str) -> anyhow::Result<()> {
     store.push_audit_outbox(&event.to_string()).await?;
     store.close().await;
     out(format!(
-        "anchor of node {node:?} moved to record {} (was {}); the reset is recorded in the trail          at the next start",
+        "anchor of node {node:?} moved to record {} (was {}); the reset is recorded in the trail at the next start",
         report.last_seq,
         previous.map_or_else(|| "none".to_owned(), |a| a.seq.to_string())
     ));

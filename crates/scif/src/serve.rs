@@ -134,7 +134,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, tls = tls.is_some(), client_certs = %cfg.tls.client_auth, oidc = !cfg.oidc.issuer.is_empty(), "serving the OpenAI API");
-    let witness = crate::witness::start(&cfg)?;
+    let witness = crate::witness::start(&cfg, &auditor.trail)?;
     let mut state = scif_server::State::new(cfg, providers, store.clone(), access)?;
     state.witness = witness.as_ref().map(|(s, _)| s.clone());
     state.auditor = Some(auditor.clone());

@@ -34,12 +34,7 @@ pub async fn serve(listen: &str, dir: &Path, name: &str, origins: &[String]) -> 
         let (origin, key) = o
             .rsplit_once('=')
             .context("--origin takes ORIGIN=PUBLIC_KEY_HEX (the node's `scif audit pubkey`)")?;
-        let bytes: [u8; 32] = hex::decode(key.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .context("--origin: the public key is 64 hex digits")?;
-        let key = scif_audit::VerifyingKey::from_bytes(&bytes)
-            .map_err(|e| anyhow::anyhow!("--origin: {e}"))?;
+        let key = scif_audit::parse_public_key_hex(key.trim()).context("--origin")?;
         known.insert(origin.to_owned(), key);
     }
     let w = Witness::open(dir, name, known).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -123,6 +118,7 @@ pub struct Cosigned {
 /// submits checkpoints. `None` when no witness is configured.
 pub fn start(
     cfg: &Config,
+    trail: &scif_audit::Trail,
 ) -> anyhow::Result<Option<(Arc<WitnessStatus>, tokio::task::JoinHandle<()>)>> {
     let a = &cfg.audit;
     if a.witness_url.is_empty() {
@@ -132,20 +128,24 @@ pub fn start(
         !a.witness_name.is_empty() && !a.witness_key.is_empty(),
         "audit.witness_url needs audit.witness_name and audit.witness_key"
     );
-    let bytes: [u8; 32] = hex::decode(a.witness_key.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .context("audit.witness_key: 64 hex digits")?;
-    let key = scif_audit::VerifyingKey::from_bytes(&bytes)
-        .map_err(|e| anyhow::anyhow!("audit.witness_key: {e}"))?;
+    let key =
+        scif_audit::parse_public_key_hex(a.witness_key.trim()).context("audit.witness_key")?;
     let status = Arc::new(WitnessStatus::new(
         a.witness_required,
         Duration::from_secs(a.witness_max_lag_secs.max(1)),
     ));
-    let url = format!("{}/add-checkpoint", a.witness_url.trim_end_matches('/'));
-    let dir = cfg.audit_dir();
-    let name = a.witness_name.clone();
-    let task = tokio::spawn(submit_loop(status.clone(), url, dir, name, key));
+    let submitter = Submitter {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default(),
+        url: format!("{}/add-checkpoint", a.witness_url.trim_end_matches('/')),
+        dir: cfg.audit_dir(),
+        name: a.witness_name.clone(),
+        key,
+        trail: trail.clone(),
+    };
+    let task = tokio::spawn(submitter.run(status.clone()));
     Ok(Some((status, task)))
 }
 
@@ -161,137 +161,132 @@ fn last_cosigned(dir: &Path) -> u64 {
         .map_or(0, |c| c.size)
 }
 
-async fn submit_loop(
-    status: Arc<WitnessStatus>,
+/// Sends the trail's checkpoints to the witness.
+struct Submitter {
+    client: reqwest::Client,
     url: String,
     dir: PathBuf,
     name: String,
     key: scif_audit::VerifyingKey,
-) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
-    // What the witness holds, and whether this node saw it co-signed (else it was only told
-    // the size, and must still show the witness that its tree of that size is the same).
-    let mut held = last_cosigned(&dir);
-    let mut confirmed = true;
-    loop {
-        match submit_once(&client, &url, &dir, &name, &key, held, confirmed).await {
-            Ok(Some(size)) => {
-                held = size;
-                confirmed = true;
-                status.cosigned(size);
-            }
-            Ok(None) => status.up_to_date(),
-            Err(Retry(size, why)) => {
-                if let Some(s) = size {
-                    held = s;
-                    confirmed = false;
-                }
-                tracing::warn!(error = %why, "audit witness submission failed");
-                status.failed(why);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    /// The latest signed note comes from the writer, not from reading the segments.
+    trail: scif_audit::Trail,
 }
 
 struct Retry(Option<u64>, String);
 
-/// Sends the latest checkpoint if the witness has not co-signed it; `Ok(Some(size))` when it
-/// now has, `Ok(None)` when there was nothing new.
-async fn submit_once(
-    client: &reqwest::Client,
-    url: &str,
-    dir: &Path,
-    name: &str,
-    key: &scif_audit::VerifyingKey,
-    held: u64,
-    confirmed: bool,
-) -> Result<Option<u64>, Retry> {
-    let err = |e: String| Retry(None, e);
-    let d = dir.to_owned();
-    let latest = tokio::task::spawn_blocking(move || scif_audit::latest_tree_checkpoint(&d))
-        .await
-        .map_err(|e| err(e.to_string()))?
+impl Submitter {
+    async fn run(self, status: Arc<WitnessStatus>) {
+        // What the witness holds, and whether this node saw it co-signed (else it was only
+        // told the size, and must still show the witness that its tree of that size is the
+        // same).
+        let mut held = last_cosigned(&self.dir);
+        let mut confirmed = true;
+        loop {
+            match self.submit_once(held, confirmed).await {
+                Ok(Some(size)) => {
+                    held = size;
+                    confirmed = true;
+                    status.cosigned(size);
+                }
+                Ok(None) => status.up_to_date(),
+                Err(Retry(size, why)) => {
+                    if let Some(s) = size {
+                        held = s;
+                        confirmed = false;
+                    }
+                    tracing::warn!(error = %why, "audit witness submission failed");
+                    status.failed(why);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Sends the latest checkpoint if the witness has not co-signed it; `Ok(Some(size))` when
+    /// it now has, `Ok(None)` when there was nothing new.
+    async fn submit_once(&self, held: u64, confirmed: bool) -> Result<Option<u64>, Retry> {
+        let err = |e: String| Retry(None, e);
+        let Some((size, note)) = self.trail.latest_tree_note() else {
+            return Ok(None);
+        };
+        if size < held {
+            return Err(err(format!(
+                "the witness has co-signed {held} records and this trail's latest checkpoint \
+                 covers {size}: cut short or rolled back"
+            )));
+        }
+        if size == held && confirmed {
+            return Ok(None);
+        }
+        let proof = if held == 0 {
+            Vec::new()
+        } else {
+            let d = self.dir.clone();
+            let p = tokio::task::spawn_blocking(move || scif_audit::consistency(&d, held, size))
+                .await
+                .map_err(|e| err(e.to_string()))?
+                .map_err(|e| {
+                    err(format!(
+                        "the witness holds size {held}, which this trail cannot prove it \
+                         extends ({e}): rolled back or forked?"
+                    ))
+                })?;
+            p.proof
+                .iter()
+                .filter_map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
+                .collect()
+        };
+        let body = witness::encode_submission(held, &proof, &note);
+        let resp = self
+            .client
+            .post(&self.url)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot reach the witness: {e}")))?;
+        let code = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if code == reqwest::StatusCode::CONFLICT {
+            let theirs = text.trim().parse().ok();
+            return Err(Retry(
+                theirs,
+                format!("the witness holds size {}", text.trim()),
+            ));
+        }
+        if !code.is_success() {
+            return Err(err(format!(
+                "the witness refused ({code}): {}",
+                text.trim()
+            )));
+        }
+        let (dir, name, key) = (&self.dir, &self.name, &self.key);
+        let parsed =
+            scif_audit::merkle::Note::parse(&note).ok_or_else(|| err("bad note".into()))?;
+        if !witness::verify_cosignature(name, key, &parsed, &text) {
+            return Err(err("the witness's answer is not its cosignature".into()));
+        }
+        let line = serde_json::to_string(&Cosigned {
+            size,
+            note,
+            witness: name.to_owned(),
+            cosignature: text,
+        })
         .map_err(|e| err(e.to_string()))?;
-    let Some((size, note)) = latest else {
-        return Ok(None);
-    };
-    if size < held {
-        return Err(err(format!(
-            "the witness has co-signed {held} records and this trail's latest checkpoint covers              {size}: cut short or rolled back"
-        )));
-    }
-    if size == held && confirmed {
-        return Ok(None);
-    }
-    let proof = if held == 0 {
-        Vec::new()
-    } else {
-        let d = dir.to_owned();
-        let p = tokio::task::spawn_blocking(move || scif_audit::consistency(&d, held, size))
+        let path = dir.join(COSIGNATURES_FILE);
+        let write = move || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            f.write_all(line.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_data()
+        };
+        tokio::task::spawn_blocking(write)
             .await
             .map_err(|e| err(e.to_string()))?
-            .map_err(|e| {
-                err(format!(
-                    "the witness holds size {held}, which this trail cannot prove it extends \
-                     ({e}): rolled back or forked?"
-                ))
-            })?;
-        p.proof
-            .iter()
-            .filter_map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
-            .collect()
-    };
-    let body = witness::encode_submission(held, &proof, &note);
-    let resp = client
-        .post(url)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| err(format!("cannot reach the witness: {e}")))?;
-    let code = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if code == reqwest::StatusCode::CONFLICT {
-        let theirs = text.trim().parse().ok();
-        return Err(Retry(
-            theirs,
-            format!("the witness holds size {}", text.trim()),
-        ));
+            .map_err(|e| err(format!("cannot keep the cosignature: {e}")))?;
+        Ok(Some(size))
     }
-    if !code.is_success() {
-        return Err(err(format!(
-            "the witness refused ({code}): {}",
-            text.trim()
-        )));
-    }
-    let parsed = scif_audit::merkle::Note::parse(&note).ok_or_else(|| err("bad note".into()))?;
-    if !witness::verify_cosignature(name, key, &parsed, &text) {
-        return Err(err("the witness's answer is not its cosignature".into()));
-    }
-    let line = serde_json::to_string(&Cosigned {
-        size,
-        note,
-        witness: name.to_owned(),
-        cosignature: text,
-    })
-    .map_err(|e| err(e.to_string()))?;
-    let path = dir.join(COSIGNATURES_FILE);
-    let write = move || -> std::io::Result<()> {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        f.write_all(line.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_data()
-    };
-    tokio::task::spawn_blocking(write)
-        .await
-        .map_err(|e| err(e.to_string()))?
-        .map_err(|e| err(format!("cannot keep the cosignature: {e}")))?;
-    Ok(Some(size))
 }

@@ -43,18 +43,7 @@ impl Store {
         hash: &str,
         at: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_anchor (node, seq, hash, updated_at) VALUES (?,?,?,?) \
-             ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
-             updated_at = excluded.updated_at WHERE excluded.seq >= audit_anchor.seq",
-        )
-        .bind(node)
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(hash)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.put_audit_anchor(node, seq, hash, at, true).await
     }
 
     /// Records the public key the node signs with (after its anchor exists).
@@ -80,17 +69,33 @@ impl Store {
         hash: &str,
         at: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.put_audit_anchor(node, seq, hash, at, false).await
+    }
+
+    async fn put_audit_anchor(
+        &self,
+        node: &str,
+        seq: u64,
+        hash: &str,
+        at: &str,
+        forward_only: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if forward_only {
             "INSERT INTO audit_anchor (node, seq, hash, updated_at) VALUES (?,?,?,?) \
              ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(node)
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(hash)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
+             updated_at = excluded.updated_at WHERE excluded.seq >= audit_anchor.seq"
+        } else {
+            "INSERT INTO audit_anchor (node, seq, hash, updated_at) VALUES (?,?,?,?) \
+             ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
+             updated_at = excluded.updated_at"
+        };
+        sqlx::query(sql)
+            .bind(node)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
