@@ -2877,26 +2877,7 @@ fn rot13_rescan(cx: &mut Ctx<'_>, kind: K, s: usize, e: usize) {
 // ---------------------------------------------------------------------------------------------
 // Base64 / hex blobs.
 
-/// Base64 (standard and URL-safe) decoding table; 0xff = not in the alphabet.
-const B64: [u8; 256] = {
-    let mut tbl = [0xffu8; 256];
-    let mut i = 0;
-    while i < 26 {
-        tbl[b'A' as usize + i] = i as u8;
-        tbl[b'a' as usize + i] = 26 + i as u8;
-        i += 1;
-    }
-    let mut d = 0;
-    while d < 10 {
-        tbl[b'0' as usize + d] = 52 + d as u8;
-        d += 1;
-    }
-    tbl[b'+' as usize] = 62;
-    tbl[b'-' as usize] = 62;
-    tbl[b'/' as usize] = 63;
-    tbl[b'_' as usize] = 63;
-    tbl
-};
+use crate::decode::{b64_decode, hex_decode, B64};
 
 const MIN_B64: usize = 24;
 const MIN_HEX: usize = 32;
@@ -2904,53 +2885,6 @@ const MIN_HEX: usize = 32;
 const CHUNK: usize = 4096;
 /// Overlap between chunks so a phrase on a chunk border is still seen.
 const OVERLAP: usize = 512;
-
-fn hexval(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes base64 (standard or URL-safe, padding optional) into `out`; returns the length.
-fn b64_decode(inp: &[u8], out: &mut [u8]) -> usize {
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut n = 0usize;
-    for &c in inp {
-        let v = B64[c as usize];
-        if v == 0xff {
-            break;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            if n < out.len() {
-                out[n] = (acc >> bits) as u8;
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
-fn hex_decode(inp: &[u8], out: &mut [u8]) -> usize {
-    let mut n = 0;
-    for pair in inp.chunks_exact(2) {
-        if let (Some(h), Some(l)) = (hexval(pair[0]), hexval(pair[1])) {
-            if n < out.len() {
-                out[n] = h << 4 | l;
-                n += 1;
-            }
-        } else {
-            break;
-        }
-    }
-    n
-}
 
 /// Whether decoded bytes look like natural-language text worth rescanning.
 fn printable_text(d: &[u8]) -> Option<&str> {

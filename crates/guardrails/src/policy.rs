@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::attack::{self, Confidence};
 use crate::markings;
+use crate::normalize::View;
 use crate::scan::{self, EntitySet};
 use crate::words::{self, WordList};
 use crate::EntityType;
@@ -601,7 +602,33 @@ impl Policy {
 
     /// Everything the policy (and the spillage ceiling, if given) finds in `text`, and the
     /// offset from which appending text could still change what is found (for streaming).
+    ///
+    /// The detectors read the text through [`View`] (Unicode, formatting and structure folded
+    /// away); what they find is mapped back to the original bytes, so masks cover exactly the
+    /// original characters. Site regexes and word lists also run on the original, as written.
     pub fn detect(
+        &self,
+        text: &str,
+        source: Source,
+        ceiling: Option<Ceiling<'_>>,
+    ) -> (Vec<Detection>, usize) {
+        let view = View::new(text);
+        let (mut out, hold) = self.detect_in(view.text(), source, ceiling);
+        let mut hold = view.start(hold).min(view.stable());
+        if !view.is_identity() {
+            for d in &mut out {
+                (d.start, d.end) = view.span(d.start, d.end);
+            }
+            let (extra, h) = self.detect_lists(text, source.idx());
+            hold = hold.min(h);
+            out.extend(extra);
+            out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
+        }
+        (out, hold.min(last_token_start(text)))
+    }
+
+    /// [`Policy::detect`] on text already normalized.
+    fn detect_in(
         &self,
         text: &str,
         source: Source,
@@ -613,7 +640,7 @@ impl Policy {
         let tail_token = last_token_start(text);
         hold = hold.min(tail_token);
         if !self.entity_sets[s].is_empty() {
-            let scanned = scan::scan_detailed(text, self.entity_sets[s]);
+            let scanned = scan::scan_normalized(text, self.entity_sets[s]);
             hold = hold.min(scanned.hold_from);
             for f in scanned.findings {
                 if let Some(action) = self.entities[s][f.entity as usize] {
@@ -626,6 +653,48 @@ impl Policy {
                 }
             }
         }
+        let (lists, h) = self.detect_lists(text, s);
+        hold = hold.min(h);
+        out.extend(lists);
+        if let Some((threshold, action)) = self.attack[s] {
+            for f in attack::detect(text) {
+                if f.confidence >= threshold {
+                    out.push(Detection {
+                        start: f.start,
+                        end: f.end,
+                        kind: Kind::Attack(f.technique, f.confidence),
+                        action,
+                    });
+                }
+            }
+            // Attack phrases span a sentence; a streamed prompt does not exist, so input-only
+            // filters never need a hold.
+        }
+        if let Some(allowed) = ceiling {
+            for m in markings::find_normalized(text) {
+                if !allowed(&m.label) {
+                    out.push(Detection {
+                        start: m.start,
+                        end: m.end,
+                        kind: Kind::Spillage(m.canonical()),
+                        action: Action::Block,
+                    });
+                }
+            }
+            hold = hold.min(open_line_start(text));
+            if let Some(h) = markings::hold_from(text) {
+                hold = hold.min(h);
+            }
+        }
+        out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
+        (out, hold)
+    }
+
+    /// Site regexes and word lists (custom words and profanity) over `text`, and the hold
+    /// they need when streamed.
+    fn detect_lists(&self, text: &str, s: usize) -> (Vec<Detection>, usize) {
+        let mut out = Vec::new();
+        let mut hold = text.len();
         let mut any_regex = false;
         for r in &self.regexes {
             let Some(action) = r.actions[s] else {
@@ -679,34 +748,6 @@ impl Policy {
         if any_words && self.max_phrase_words > 1 {
             hold = hold.min(nth_token_from_end(text, self.max_phrase_words - 1));
         }
-        if let Some((threshold, action)) = self.attack[s] {
-            for f in attack::detect(text) {
-                if f.confidence >= threshold {
-                    out.push(Detection {
-                        start: f.start,
-                        end: f.end,
-                        kind: Kind::Attack(f.technique, f.confidence),
-                        action,
-                    });
-                }
-            }
-            // Attack phrases span a sentence; a streamed prompt does not exist, so input-only
-            // filters never need a hold.
-        }
-        if let Some(allowed) = ceiling {
-            for m in markings::find(text) {
-                if !allowed(&m.label) {
-                    out.push(Detection {
-                        start: m.start,
-                        end: m.end,
-                        kind: Kind::Spillage(m.canonical()),
-                        action: Action::Block,
-                    });
-                }
-            }
-            hold = hold.min(open_line_start(text));
-        }
-        out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
         (out, hold)
     }
 
@@ -732,7 +773,12 @@ pub fn apply_masks(text: &str, from: usize, to: usize, detections: &[Detection])
     let mut out = String::with_capacity(to - from);
     let mut at = from;
     for d in detections {
-        if d.action != Action::Anonymize || d.start < at || d.end > to {
+        if d.action != Action::Anonymize || d.end > to || d.end <= at {
+            continue;
+        }
+        if d.start < at {
+            // Overlaps the previous mask: that mask covers the rest too.
+            at = d.end;
             continue;
         }
         out.push_str(&text[at..d.start]);

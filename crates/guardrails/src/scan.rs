@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 
 use std::collections::HashMap;
 
+use crate::decode;
 use crate::fnv::FnvBuild;
+use crate::normalize::View;
 use crate::{checks, names, EntityType};
 
 /// One entity found: its type and byte span.
@@ -79,12 +81,58 @@ pub struct ScanOutput {
 /// The most tokens one entity spans (a grouped IBAN, an address with its unit).
 pub const MAX_ENTITY_TOKENS: usize = 9;
 
-/// Scans `text` for the entity types in `set`.
+/// Scans `text` for the entity types in `set`, as the guardrails do: through the normalized
+/// view ([`crate::normalize`]), one level inside base64 and hex, with spans in `text`.
 pub fn scan(text: &str, set: EntitySet) -> Vec<Finding> {
-    scan_detailed(text, set).findings
+    let view = View::new(text);
+    let mut found = scan_normalized(view.text(), set).findings;
+    if !view.is_identity() {
+        for f in &mut found {
+            (f.start, f.end) = view.span(f.start, f.end);
+        }
+    }
+    found
 }
 
-/// Scans `text` and also says where the settled part ends (for streaming).
+/// How much of the text before a base64 or hex run gives its decoded text context.
+const CONTEXT_BYTES: usize = 48;
+
+/// [`scan_detailed`] plus what base64 and hex runs decode to: a run whose decoded text holds an
+/// entity is that entity. For text already normalized.
+pub(crate) fn scan_normalized(text: &str, set: EntitySet) -> ScanOutput {
+    let mut out = scan_detailed(text, set);
+    if set.is_empty() {
+        return out;
+    }
+    let mut extra = false;
+    for (bs, be, decoded) in decode::text_blobs(text) {
+        // The decoded text read after the context the blob had (`SSN: <base64>`).
+        let mut ctx_start = bs.saturating_sub(CONTEXT_BYTES);
+        while !text.is_char_boundary(ctx_start) {
+            ctx_start -= 1;
+        }
+        let context = &text[ctx_start..bs];
+        let inner = View::new(&decoded);
+        let joined = format!("{context}{}", inner.text());
+        let found = scan_detailed(&joined, set).findings;
+        if let Some(f) = found.iter().find(|f| f.end > context.len()) {
+            out.findings.push(Finding {
+                entity: f.entity,
+                start: bs,
+                end: be,
+            });
+            extra = true;
+        }
+    }
+    if extra {
+        out.findings
+            .sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    }
+    out
+}
+
+/// Scans `text` as it is (no normalization) and also says where the settled part ends (for
+/// streaming).
 pub fn scan_detailed(text: &str, set: EntitySet) -> ScanOutput {
     if set.is_empty() {
         return ScanOutput {
@@ -285,6 +333,9 @@ const KEYWORDS: &[(&str, Ctx)] = &[
     ("pt", Ctx::Name),
     ("name", Ctx::Name),
     ("full name", Ctx::Name),
+    ("name is", Ctx::Name),
+    ("patient is", Ctx::Name),
+    ("named", Ctx::Name),
     ("dear", Ctx::Name),
     ("signed", Ctx::Name),
     ("from", Ctx::Name),
@@ -517,7 +568,9 @@ fn assigns(bytes: &[u8], start: usize, end: usize, ctx: Ctx) -> bool {
             .iter()
             .take_while(|c| **c == b' ' || **c == b'\t')
             .count();
-        return rest.get(gap).is_some_and(u8::is_ascii_uppercase);
+        // A name in one case ("name: JOHN SMITH", "name: maria garcia") is checked against
+        // the census lists by the caller.
+        return rest.get(gap).is_some_and(u8::is_ascii_alphabetic) && gap <= 2;
     }
     let keyword = &bytes[start..end];
     match ctx {
@@ -538,6 +591,8 @@ fn assigns(bytes: &[u8], start: usize, end: usize, ctx: Ctx) -> bool {
                 | b"guardian" | b"contact" | b"emergency contact" | b"caregiver" | b"reach"
                 | b"ask" | b"its" | b"it's" | b"this is" => cap_next,
                 b"signed" => spaces > 0,
+                // "my name is john smith", "the patient is MARIA GARCIA", "named Ann Lee".
+                b"name is" | b"patient is" | b"named" => spaces > 0 && next.is_ascii_alphabetic(),
                 // A sign-off: "Sincerely,\nGeorge Page".
                 b"sincerely" | b"regards" | b"best regards" | b"kind regards" | b"cheers"
                 | b"thanks" => {
@@ -2116,6 +2171,34 @@ impl<'t> Scanner<'t> {
             return self.capitalized_run(i + 1, 3, true);
         }
         self.capitalized_run(i, 3, false)
+            .or_else(|| self.cased_census_pair(i))
+    }
+
+    /// After a context keyword, a name written in one case throughout (`JOHN SMITH`,
+    /// `maria garcia`): a census first name and a census first or last name, neither on the
+    /// stop list.
+    fn cased_census_pair(&self, i: usize) -> Option<(usize, usize, usize)> {
+        if i + 1 >= self.toks.len()
+            || self.toks[i].core_end != self.toks[i].end
+            || !self.single_space(i)
+        {
+            return None;
+        }
+        let (a, b) = (self.core(i), self.core(i + 1));
+        let one_case = |w: &[u8]| {
+            w.len() >= 2
+                && w.iter().all(u8::is_ascii_alphabetic)
+                && (w.iter().all(u8::is_ascii_lowercase) || w.iter().all(u8::is_ascii_uppercase))
+        };
+        if !one_case(a) || !one_case(b) || a[0].is_ascii_uppercase() != b[0].is_ascii_uppercase() {
+            return None;
+        }
+        let (sa, sb) = (as_str(a), as_str(b));
+        let ok = names::is_first_name(sa)
+            && !names::is_stopword(sa)
+            && (names::is_last_name(sb) || names::is_first_name(sb))
+            && !names::is_stopword(sb);
+        ok.then(|| (i + 1, self.toks[i].core_start, self.toks[i + 1].core_end))
     }
 }
 

@@ -1,0 +1,137 @@
+//! Decoding base64 and hex runs, for the detectors that look one level inside encoded text
+//! (prompt attacks for instructions, the sensitive-information scanner for identifiers).
+
+/// Base64 (standard and URL-safe) decoding table; 0xff = not in the alphabet.
+pub(crate) const B64: [u8; 256] = {
+    let mut tbl = [0xffu8; 256];
+    let mut i = 0;
+    while i < 26 {
+        tbl[b'A' as usize + i] = i as u8;
+        tbl[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        tbl[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    tbl[b'+' as usize] = 62;
+    tbl[b'-' as usize] = 62;
+    tbl[b'/' as usize] = 63;
+    tbl[b'_' as usize] = 63;
+    tbl
+};
+
+fn hexval(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes base64 (standard or URL-safe, padding optional) into `out`; returns the length.
+pub(crate) fn b64_decode(inp: &[u8], out: &mut [u8]) -> usize {
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    let mut n = 0usize;
+    for &c in inp {
+        let v = B64[c as usize];
+        if v == 0xff {
+            break;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n < out.len() {
+                out[n] = (acc >> bits) as u8;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+pub(crate) fn hex_decode(inp: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for pair in inp.chunks_exact(2) {
+        if let (Some(h), Some(l)) = (hexval(pair[0]), hexval(pair[1])) {
+            if n < out.len() {
+                out[n] = h << 4 | l;
+                n += 1;
+            }
+        } else {
+            break;
+        }
+    }
+    n
+}
+
+/// The shortest base64 run looked inside for identifiers (`NTM2MjI4NzQx` is nine digits).
+const MIN_TEXT_B64: usize = 12;
+/// The shortest hex run looked inside (eight bytes).
+const MIN_TEXT_HEX: usize = 16;
+/// The most of one run decoded.
+const MAX_BLOB: usize = 4096;
+
+/// Runs of base64 (standard or URL-safe) or hex in `text` that decode to printable text: each
+/// run's span and what it decodes to. Used one level deep: what is decoded is not decoded again.
+pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
+    let t = text.as_bytes();
+    let is_b64 = |b: u8| B64[b as usize] != 0xff;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        if !is_b64(t[i]) {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < t.len() && is_b64(t[i]) {
+            i += 1;
+        }
+        let mut e = i;
+        while i < t.len() && t[i] == b'=' && i - e < 2 {
+            i += 1;
+        }
+        let run = &t[s..e];
+        // Part of a longer word (a path, an e-mail address, a URL): not a blob.
+        let glued = |c: Option<&u8>| c.is_some_and(|c| matches!(c, b'.' | b'@' | b'\\'));
+        if run.len() < MIN_TEXT_B64 || (s > 0 && glued(t.get(s - 1))) || glued(t.get(i)) {
+            continue;
+        }
+        let all_hex = run.iter().all(u8::is_ascii_hexdigit);
+        let mut buf = vec![0u8; MAX_BLOB];
+        let n = if all_hex && run.len() >= MIN_TEXT_HEX && run.len() % 2 == 0 {
+            hex_decode(&run[..run.len().min(2 * MAX_BLOB)], &mut buf)
+        } else if run.iter().any(u8::is_ascii_uppercase)
+            && run
+                .iter()
+                .any(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            b64_decode(&run[..run.len().min(MAX_BLOB * 4 / 3)], &mut buf)
+        } else {
+            0
+        };
+        e = i;
+        if let Some(decoded) = printable(&buf[..n]) {
+            out.push((s, e, decoded.to_owned()));
+        }
+    }
+    out
+}
+
+/// Decoded bytes that read as text (valid UTF-8, no control characters but line breaks and
+/// tabs).
+fn printable(d: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(d).ok()?;
+    if s.len() < 6 {
+        return None;
+    }
+    let ok = s
+        .chars()
+        .all(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'));
+    ok.then_some(s)
+}
