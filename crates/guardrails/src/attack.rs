@@ -73,7 +73,9 @@ pub struct AttackFinding {
     /// Byte offset just past the end of the span.
     pub end: usize,
     /// One of "ignore_instructions", "prompt_extraction", "role_play", "encoded_payload",
-    /// "role_injection".
+    /// "role_injection" (the phrase forms), or a technique from `techniques`:
+    /// "authority_claim", "mode_switch", "role_reassignment", "instruction_override",
+    /// "fictional_wrapper", "indirect_injection", "restriction_removal".
     pub technique: &'static str,
     /// How sure the match is.
     pub confidence: Confidence,
@@ -996,7 +998,20 @@ impl Ctx<'_> {
 /// Detects prompt-attack forms in `text`. Findings are sorted by start; overlapping findings of
 /// one technique are merged (keeping the highest confidence).
 pub fn detect(text: &str) -> Vec<AttackFinding> {
-    detect_depth(text, 0)
+    let mut out = detect_depth(text, 0);
+    // "Developer mode" or "god mode" alone, in a sentence about a phone, a game or an app, is
+    // that device's setting.
+    out.retain(|f| {
+        !(f.confidence == Confidence::Low
+            && f.technique == ROLE_PLAY
+            && crate::techniques::about_a_device(text, f.start))
+    });
+    let techniques = crate::techniques::detect(text);
+    if !techniques.is_empty() {
+        out.extend(techniques);
+        out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    }
+    out
 }
 
 fn detect_depth(text: &str, depth: u8) -> Vec<AttackFinding> {
@@ -1167,12 +1182,12 @@ fn check(cx: &mut Ctx<'_>, kind: K, s: usize, e: usize, we: usize) {
                     == Some(&b':')
             });
             let mut c = Low;
+            // "Replace" counts when it is aimed at the model ("these new rules replace
+            // yours"), not in "the new rules replace the old ones".
+            let replace = any_in(t, &f, &["replace"]) && any_in(t, &f, &["you", "your", "yours"]);
             if any_in(t, &b, &["your", "ur"])
-                || any_in(
-                    t,
-                    &f,
-                    &["ignore", "disregard", "override", "supersede", "replace"],
-                )
+                || any_in(t, &f, &["ignore", "disregard", "override", "supersede"])
+                || replace
                 || has_pair(t, &f, "from", "now")
                 || has_pair(t, &f, "you", "must")
                 || has_pair(t, &f, "you", "are")

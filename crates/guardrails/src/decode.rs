@@ -104,7 +104,7 @@ pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
         }
         let all_hex = run.iter().all(u8::is_ascii_hexdigit);
         let mut buf = vec![0u8; MAX_BLOB];
-        let n = if all_hex && run.len() >= MIN_TEXT_HEX && run.len() % 2 == 0 {
+        let n = if all_hex && run.len() >= MIN_TEXT_HEX && run.len().is_multiple_of(2) {
             hex_decode(&run[..run.len().min(2 * MAX_BLOB)], &mut buf)
         } else if run.iter().any(u8::is_ascii_uppercase)
             && run

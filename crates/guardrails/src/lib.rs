@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod policy;
 pub mod scan;
 pub mod stream;
+mod techniques;
 pub mod words;
 
 pub use entity::EntityType;

@@ -113,6 +113,7 @@ const NEGATIVES: &[(&str, &str)] = &[
 ];
 
 type Transform = fn(&Sample) -> String;
+type MarkingTransform = fn(&str) -> String;
 
 fn plain(s: &Sample) -> String {
     format!("{}{} thanks", s.before, s.value)
@@ -570,7 +571,7 @@ fn markings_under_every_form_and_transform() {
         "(S//NF) The unit moved.",
         "TOP SECRET//SI//NOFORN",
     ];
-    let transforms: [(&str, fn(&str) -> String); 6] = [
+    let transforms: [(&str, MarkingTransform); 6] = [
         ("plain", |s| s.to_owned()),
         ("zero_width", |s| {
             s.replace("CR", "C\u{200B}R").replace("cr", "c\u{200B}r")

@@ -136,7 +136,14 @@ fn findings_are_well_formed() {
                 "prompt_extraction",
                 "role_play",
                 "encoded_payload",
-                "role_injection"
+                "role_injection",
+                "authority_claim",
+                "mode_switch",
+                "role_reassignment",
+                "instruction_override",
+                "fictional_wrapper",
+                "indirect_injection",
+                "restriction_removal",
             ]
             .contains(&f.technique));
         }
@@ -180,3 +187,96 @@ fn throughput() {
          profanity find {prof:.0} MB/s ({p} matches)"
     );
 }
+
+/// A fresh set written for the inspection issue before any tuning (`tests/data/prompts-fresh.jsonl`,
+/// written by hand, not by the generator): attacks by technique (authority claims, mode
+/// switches, role reassignment, fictional wrappers, instructions injected into documents and
+/// tool results, extraction and override phrased anew) and benign look-alikes ("How do I reset
+/// developer mode on my Android phone?"). Kept for measuring: the floors below are what the
+/// filter reached at each strength, recorded in ADR 0013.
+#[test]
+fn fresh_set_by_strength() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/prompts-fresh.jsonl"
+    );
+    let rows: Vec<Row> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Row {
+                text: v["text"].as_str().unwrap().to_string(),
+                attack: v["attack"].as_bool().unwrap(),
+                technique: v["technique"].as_str().map(str::to_string),
+            }
+        })
+        .collect();
+    let attacks = rows.iter().filter(|r| r.attack).count();
+    let benign = rows.len() - attacks;
+    // Bedrock strengths: HIGH blocks Low and above, MEDIUM Medium and above, LOW only High.
+    let mut results = Vec::new();
+    for (strength, floor) in [
+        ("HIGH", Confidence::Low),
+        ("MEDIUM", Confidence::Medium),
+        ("LOW", Confidence::High),
+    ] {
+        let hit = |t: &str| detect(t).iter().any(|f| f.confidence >= floor);
+        let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let (mut tp, mut fp) = (0, 0);
+        for r in &rows {
+            let h = hit(&r.text);
+            if r.attack {
+                let e = per.entry(r.technique.as_deref().unwrap_or("")).or_default();
+                e.1 += 1;
+                if h {
+                    tp += 1;
+                    e.0 += 1;
+                } else if strength == "HIGH" {
+                    eprintln!(
+                        "MISS [{}] {:?}",
+                        r.technique.as_deref().unwrap_or(""),
+                        r.text
+                    );
+                }
+            } else if h {
+                fp += 1;
+                if strength == "HIGH" {
+                    eprintln!("FALSE POSITIVE {:?} -> {:?}", r.text, detect(&r.text));
+                }
+            }
+        }
+        let recall = tp as f64 / attacks as f64;
+        let fpr = fp as f64 / benign as f64;
+        eprintln!("{strength}: recall {recall:.3} ({tp}/{attacks}), false positives {fpr:.3} ({fp}/{benign})");
+        for (t, (h, n)) in &per {
+            eprintln!("  {t}: {h}/{n}");
+        }
+        results.push((strength, recall, fpr));
+    }
+    for (strength, recall, fpr) in results {
+        let (min_recall, max_fpr) = match strength {
+            "HIGH" => (FRESH_HIGH_RECALL, FRESH_HIGH_FPR),
+            "MEDIUM" => (FRESH_MEDIUM_RECALL, FRESH_MEDIUM_FPR),
+            _ => (FRESH_LOW_RECALL, 0.0),
+        };
+        assert!(
+            recall >= min_recall,
+            "{strength}: recall {recall:.3} < {min_recall}"
+        );
+        assert!(
+            fpr <= max_fpr,
+            "{strength}: false positives {fpr:.3} > {max_fpr}"
+        );
+    }
+}
+
+// Before the technique rules (same set, same code otherwise): HIGH 0.55 recall with 5% false
+// positives, MEDIUM 0.43 / 1.7%, LOW 0.32 / 1.7%. After: 0.97 / 1.7%, 0.93 / 0%, 0.87 / 0%. The
+// set was used to tune, so these are no longer held-out figures: the next fresh set measures.
+const FRESH_HIGH_RECALL: f64 = 0.95;
+const FRESH_HIGH_FPR: f64 = 0.02;
+const FRESH_MEDIUM_RECALL: f64 = 0.92;
+const FRESH_MEDIUM_FPR: f64 = 0.0;
+const FRESH_LOW_RECALL: f64 = 0.85;
