@@ -4,6 +4,7 @@
 #   bench/guardrails/run.sh            # everything
 #   LIMIT=100 bench/guardrails/run.sh  # quick run on the first 100 documents
 #   SKIP_PRESIDIO=1 / SKIP_SCIF=1      # reuse the other side's existing outputs in $OUT
+#   SCIF_BEFORE=/path/to/scan_corpus   # also run an earlier build's scan_corpus beside (before/after)
 #
 # Env: PRESIDIO_VENV (default ~/.cache/scif/presidio-venv), OUT (default target/bench-guardrails),
 #      THRESHOLD (Presidio score threshold, default 0), CORPUS (default the committed corpus;
@@ -52,7 +53,15 @@ if [ "${SKIP_SCIF:-0}" != 1 ]; then
   fi
 fi
 
+if [ -n "${SCIF_BEFORE:-}" ]; then
+  echo "== scif scan_corpus, earlier build ($SCIF_BEFORE)" >&2
+  "$SCIF_BEFORE" "${SCIF_CORPUS:-$CORPUS}" "$OUT/scif-before.jsonl" "$OUT/scif-before-timing.json" >/dev/null
+  python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["tool"]="scif-before"; json.dump(d, open(p,"w"))' \
+    "$OUT/scif-before-timing.json"
+fi
+
 PREDS=()
+[ -n "${SCIF_BEFORE:-}" ] && PREDS+=("$OUT/scif-before.jsonl:$OUT/scif-before-timing.json")
 for setup in patterns spacy; do
   [ -f "$OUT/presidio-$setup.jsonl" ] && PREDS+=("$OUT/presidio-$setup.jsonl:$OUT/presidio-$setup-timing.json")
 done
@@ -78,6 +87,13 @@ while i < len(text) and len(docs) < 300:
 with open(sys.argv[1], "w") as f:
     f.writelines(json.dumps(d) + "\n" for d in docs)
 PY
+  if [ -n "${SCIF_BEFORE:-}" ]; then
+    "$SCIF_BEFORE" "$OUT/prose.jsonl" "$OUT/scif-before-prose.jsonl" "$OUT/scif-before-prose-timing.json" |
+      python3 -c 'import json,sys
+d = json.load(sys.stdin); a = d["all_detectors"]
+print("prose (earlier build): scan %.1f MB/s, all detectors %.1f MB/s" % (d["mb_per_s"], a["mb_per_s"]))' |
+      tee -a "$OUT/scores.md"
+  fi
   echo "== scif scan_corpus on prose" >&2
   cargo run --release -p scif-guardrails --example scan_corpus -- \
     "$OUT/prose.jsonl" "$OUT/scif-prose.jsonl" "$OUT/scif-prose-timing.json" |

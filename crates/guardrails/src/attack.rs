@@ -39,13 +39,17 @@
 //! * Multi-word anchors ("system prompt", "developer mode") match a single space only; the word
 //!   windows around anchors tolerate any whitespace. "system  prompt" with two spaces evades the
 //!   extraction anchors (not the ignore-instructions check).
-//! * English only. Reversed text, letter-spaced text ("i g n o r e"), leetspeak, homoglyphs and
-//!   encodings other than base64 / base64url / hex / ROT13 are not decoded.
+//! * English only. Reversed text, letter-spaced text ("i g n o r e"), leetspeak and encodings
+//!   other than base64 / base64url / hex / ROT13 are not decoded. Homoglyphs, invisible
+//!   characters and fullwidth letters are folded before the filter runs when it is called
+//!   through a `Policy` (the normalized view, `normalize`).
 //! * Base64 split across lines is decoded line by line, so a phrase cut by a line break may be
 //!   missed; at most one level of decoding is done.
 //! * Measured on `tests/data/prompts.jsonl`: high recall on the (tuned) set, but a held-out batch
-//!   gave recall about 0.55 at the default strength: this filter catches known forms, it is not
-//!   a classifier for novel paraphrases.
+//!   gave recall about 0.55 at the default strength: the phrase forms catch known wordings.
+//!   `techniques` adds rules by technique; on a fresh hand-written set (`prompts-fresh.jsonl`)
+//!   they took recall at MEDIUM from 0.43 to 0.93 (ADR 0013). Neither is a classifier for novel
+//!   paraphrases.
 
 use std::sync::OnceLock;
 

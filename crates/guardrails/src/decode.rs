@@ -82,16 +82,23 @@ pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
     let t = text.as_bytes();
     let is_b64 = |b: u8| B64[b as usize] != 0xff;
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < t.len() {
-        if !is_b64(t[i]) {
-            i += 1;
+    // A run of at least MIN_TEXT_B64 alphabet bytes covers a position that is a multiple of
+    // MIN_TEXT_B64, so only those are probed; a probe in the alphabet expands to its run.
+    let mut probe = MIN_TEXT_B64 - 1;
+    while probe < t.len() {
+        if !is_b64(t[probe]) {
+            probe += MIN_TEXT_B64;
             continue;
         }
-        let s = i;
+        let mut s = probe;
+        while s > 0 && is_b64(t[s - 1]) {
+            s -= 1;
+        }
+        let mut i = probe + 1;
         while i < t.len() && is_b64(t[i]) {
             i += 1;
         }
+        probe = i + MIN_TEXT_B64;
         let mut e = i;
         while i < t.len() && t[i] == b'=' && i - e < 2 {
             i += 1;
@@ -103,7 +110,11 @@ pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
             continue;
         }
         let all_hex = run.iter().all(u8::is_ascii_hexdigit);
-        let mut buf = vec![0u8; MAX_BLOB];
+        if !(run.iter().any(u8::is_ascii_digit) || run.iter().any(u8::is_ascii_uppercase)) {
+            // Lowercase letters only: a long word.
+            continue;
+        }
+        let mut buf = vec![0u8; MAX_BLOB.min(run.len())];
         let n = if all_hex && run.len() >= MIN_TEXT_HEX && run.len().is_multiple_of(2) {
             hex_decode(&run[..run.len().min(2 * MAX_BLOB)], &mut buf)
         } else if run.iter().any(u8::is_ascii_uppercase)

@@ -103,16 +103,27 @@ fn cues() -> &'static aho_corasick::AhoCorasick {
             "banner",
             "ts/",
             "ts /",
-            "(t",
-            "(s",
-            "(c",
-            "(u",
-            "s/",
-            "c/",
-            "u/",
+            "(ts)",
+            "(s)",
+            "(c)",
+            "(u)",
+            "s//",
+            "c//",
+            "u//",
             "s /",
             "c /",
             "u /",
+            "s/n",
+            "c/n",
+            "u/n",
+            "s/r",
+            "c/r",
+            "u/r",
+            "s/o",
+            "c/o",
+            "s/p",
+            "c/p",
+            "u/f",
             "s e c",
             "c o n",
             "u n c",
@@ -120,6 +131,7 @@ fn cues() -> &'static aho_corasick::AhoCorasick {
         ];
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(cues)
             .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
     })

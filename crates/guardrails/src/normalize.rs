@@ -165,7 +165,7 @@ impl<'a> Builder<'a> {
         Builder {
             src,
             b: src.as_bytes(),
-            out: String::with_capacity(src.len() + 16),
+            out: String::new(),
             segs: Vec::new(),
             pos: 0,
             stable: src.len(),
@@ -200,6 +200,9 @@ impl<'a> Builder<'a> {
 
     /// Replaces `src[start..end]` with `with`.
     fn unit(&mut self, start: usize, end: usize, with: &str) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.b.len() + 16);
+        }
         self.flush(start);
         let n = self.out.len();
         self.out.push_str(with);
@@ -493,6 +496,10 @@ impl<'a> Builder<'a> {
             self.unit(i, i + 1, " ");
             return i + 1;
         }
+        if !self.line_json && !matches!(self.b.get(i + 1), Some(b':' | b' ' | b'\t') | None) {
+            // Inside a word ("don't", "O'Brien") on a line with no JSON so far.
+            return i + 1;
+        }
         let before = self.prev_nonspace(i);
         let after = self.next_nonspace(i + 1);
         if after == Some(b':') {
@@ -514,15 +521,20 @@ impl<'a> Builder<'a> {
     /// a `,` between members becomes a line break, brackets become spaces.
     fn punct(&mut self, i: usize) -> usize {
         let c = self.b[i];
+        if matches!(c, b'{' | b'[') {
+            self.line_json = true;
+        }
+        if !self.line_json {
+            if i + 1 >= self.b.len() {
+                self.hold(i);
+            }
+            return i + 1;
+        }
         let before = self.prev_nonspace(i);
         let after = self.next_nonspace(i + 1);
         let quoteish = |x: Option<u8>| matches!(x, Some(b'"' | b'\''));
         let bracket = |x: Option<u8>| matches!(x, Some(b'{' | b'[' | b'}' | b']'));
-        if matches!(c, b'{' | b'[') {
-            self.line_json = true;
-        }
-        let structural = self.line_json
-            && (quoteish(before) || quoteish(after) || bracket(before) || bracket(after));
+        let structural = quoteish(before) || quoteish(after) || bracket(before) || bracket(after);
         if after.is_none() && i + 1 >= self.b.len() {
             self.hold(i);
         }

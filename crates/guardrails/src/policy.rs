@@ -619,7 +619,9 @@ impl Policy {
             for d in &mut out {
                 (d.start, d.end) = view.span(d.start, d.end);
             }
-            let (extra, h) = self.detect_lists(text, source.idx());
+            // Site regexes also on the text as written (a regex may be written for it); word
+            // lists read the view only.
+            let (extra, h) = self.detect_regexes(text, source.idx());
             hold = hold.min(h);
             out.extend(extra);
             out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
@@ -690,9 +692,8 @@ impl Policy {
         (out, hold)
     }
 
-    /// Site regexes and word lists (custom words and profanity) over `text`, and the hold
-    /// they need when streamed.
-    fn detect_lists(&self, text: &str, s: usize) -> (Vec<Detection>, usize) {
+    /// Site regexes over `text`, and the hold they need when streamed.
+    fn detect_regexes(&self, text: &str, s: usize) -> (Vec<Detection>, usize) {
         let mut out = Vec::new();
         let mut hold = text.len();
         let mut any_regex = false;
@@ -719,6 +720,13 @@ impl Policy {
             }
             hold = hold.min(h);
         }
+        (out, hold)
+    }
+
+    /// Site regexes and word lists (custom words and profanity) over `text`, and the hold
+    /// they need when streamed.
+    fn detect_lists(&self, text: &str, s: usize) -> (Vec<Detection>, usize) {
+        let (mut out, mut hold) = self.detect_regexes(text, s);
         let mut any_words = false;
         for (list, actions) in &self.words {
             let Some(action) = actions[s] else {

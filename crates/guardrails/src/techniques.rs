@@ -24,7 +24,7 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::attack::{AttackFinding, Confidence};
 
@@ -355,6 +355,7 @@ fn automaton() -> &'static AhoCorasick {
         AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(CUES.iter().map(|(p, _)| p))
             .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
     })
@@ -375,9 +376,27 @@ fn sentence_end(c: u8) -> bool {
     matches!(c, b'.' | b'!' | b'?' | b'\n' | b';')
 }
 
+/// The cues at least one of which every technique needs (rules, a permissive promise, a
+/// restricted mode, a prompt, a reader addressed, what came before): text with none of them is
+/// not judged further.
+fn gate() -> &'static AhoCorasick {
+    static G: OnceLock<AhoCorasick> = OnceLock::new();
+    G.get_or_init(|| {
+        let needed = RULES | PERMISSIVE | READER | BEFORE | MODE | PROMPT;
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(CUES.iter().filter(|(_, f)| f & needed != 0).map(|(p, _)| p))
+            .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
+    })
+}
+
 /// The technique findings in `text`.
 pub(crate) fn detect(text: &str) -> Vec<AttackFinding> {
     let b = text.as_bytes();
+    if !gate().is_match(b) {
+        return Vec::new();
+    }
     let mut sentences: Vec<Sentence> = Vec::new();
     let mut current = Sentence {
         flags: 0,
