@@ -40,5 +40,13 @@ fn main() {
     });
     time("markings", &mut |t| markings::find(t).len());
     time("attack", &mut |t| attack::detect(t).len());
+    time("attack techniques", &mut |t| {
+        scif_guardrails::techniques::detect(t).len()
+    });
+    let v: Vec<String> = texts
+        .iter()
+        .map(|t| View::new(t).text().to_owned())
+        .collect();
+    let _ = v;
     std::hint::black_box(sink);
 }

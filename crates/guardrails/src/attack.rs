@@ -1010,7 +1010,7 @@ pub fn detect(text: &str) -> Vec<AttackFinding> {
             && f.technique == ROLE_PLAY
             && crate::techniques::about_a_device(text, f.start))
     });
-    let techniques = crate::techniques::detect(text);
+    let techniques = crate::techniques::detect_triggered(text);
     if !techniques.is_empty() {
         out.extend(techniques);
         out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
@@ -3003,6 +3003,34 @@ fn blob(cx: &mut Ctx<'_>, s: usize, e: usize, hex: bool) {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// The technique rules judged only around the trigger cues find exactly what
+    /// judging every sentence finds, on every labelled prompt.
+    #[test]
+    fn technique_triggers_cover_every_cue() {
+        let sets = [
+            include_str!("../tests/data/prompts.jsonl"),
+            include_str!("../tests/data/prompts-fresh.jsonl"),
+        ];
+        for line in sets.iter().flat_map(|s| s.lines()) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let Some(text) = v["text"].as_str() else {
+                continue;
+            };
+            for t in [
+                text.to_owned(),
+                format!("Intro line. {text} And after. {text}"),
+            ] {
+                assert_eq!(
+                    crate::techniques::detect_triggered(&t),
+                    crate::techniques::detect(&t),
+                    "{t:?}"
+                );
+            }
+        }
+    }
 
     fn max_conf(text: &str) -> Option<Confidence> {
         detect(text).iter().map(|f| f.confidence).max()

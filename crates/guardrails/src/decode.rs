@@ -70,28 +70,33 @@ pub(crate) fn hex_decode(inp: &[u8], out: &mut [u8]) -> usize {
 }
 
 /// The shortest base64 run looked inside for identifiers (`NTM2MjI4NzQx` is nine digits).
-const MIN_TEXT_B64: usize = 12;
+pub(crate) const MIN_TEXT_B64: usize = 12;
 /// The shortest hex run looked inside (eight bytes).
 const MIN_TEXT_HEX: usize = 16;
 /// The most of one run decoded.
 const MAX_BLOB: usize = 4096;
 
-/// Runs of base64 (standard or URL-safe) or hex in `text` that decode to printable text: each
-/// run's span and what it decodes to. Used one level deep: what is decoded is not decoded again.
-pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
-    let t = text.as_bytes();
+/// Runs of base64 (standard or URL-safe) or hex in `text[from..to]` that decode to printable
+/// text: each run's span and what it decodes to, appended to `out`. Used one level deep: what is
+/// decoded is not decoded again. The scanner calls it on its tokens long enough to hold a run.
+pub(crate) fn blobs_between(
+    text: &str,
+    from: usize,
+    to: usize,
+    out: &mut Vec<(usize, usize, String)>,
+) {
+    let t = &text.as_bytes()[..to];
     let is_b64 = |b: u8| B64[b as usize] != 0xff;
-    let mut out = Vec::new();
     // A run of at least MIN_TEXT_B64 alphabet bytes covers a position that is a multiple of
     // MIN_TEXT_B64, so only those are probed; a probe in the alphabet expands to its run.
-    let mut probe = MIN_TEXT_B64 - 1;
+    let mut probe = from + MIN_TEXT_B64 - 1;
     while probe < t.len() {
         if !is_b64(t[probe]) {
             probe += MIN_TEXT_B64;
             continue;
         }
         let mut s = probe;
-        while s > 0 && is_b64(t[s - 1]) {
+        while s > from && is_b64(t[s - 1]) {
             s -= 1;
         }
         let mut i = probe + 1;
@@ -131,7 +136,6 @@ pub(crate) fn text_blobs(text: &str) -> Vec<(usize, usize, String)> {
             out.push((s, e, decoded.to_owned()));
         }
     }
-    out
 }
 
 /// Decoded bytes that read as text (valid UTF-8, no control characters but line breaks and

@@ -16,7 +16,8 @@ pub mod normalize;
 pub mod policy;
 pub mod scan;
 pub mod stream;
-mod techniques;
+#[doc(hidden)]
+pub mod techniques;
 pub mod words;
 
 pub use entity::EntityType;

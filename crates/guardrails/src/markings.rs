@@ -75,6 +75,13 @@ pub(crate) fn find_normalized(text: &str) -> Vec<Marking> {
         if m.start() < scanned_to {
             continue;
         }
+        // A cue inside a word ("cui" in "circuit", "s//" in "https://") starts nothing.
+        if m.start() > 0
+            && b[m.start()].is_ascii_alphanumeric()
+            && b[m.start() - 1].is_ascii_alphanumeric()
+        {
+            continue;
+        }
         let line_start = b[..m.start()]
             .iter()
             .rposition(|c| *c == b'\n')

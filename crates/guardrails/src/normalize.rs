@@ -132,15 +132,47 @@ impl<'a> View<'a> {
     }
 }
 
-/// Whether any rule could change `b`.
+/// Whether any rule could change `b`: a non-ASCII byte, a backtick, doubled `*` or `_`, an
+/// escape, a character reference, a tag, or a quote next to JSON punctuation. An apostrophe
+/// inside a word, a lone bracket or a colon in prose rewrite nothing and leave the text
+/// borrowed.
 fn needs_work(b: &[u8]) -> bool {
-    b.iter().any(|&c| {
-        c >= 0x80
-            || matches!(
-                c,
-                b'"' | b'\'' | b'\\' | b'&' | b'<' | b'{' | b'[' | b'`' | b'*' | b'_'
-            )
-    })
+    // The same neighbours the builder looks at: the nearest byte that is not a space or a tab,
+    // on the same line.
+    let neighbour = |it: &mut dyn Iterator<Item = &u8>| -> Option<u8> {
+        it.take(64)
+            .find(|c| !matches!(c, b' ' | b'\t'))
+            .copied()
+            .filter(|c| *c != b'\n' && *c != b'\r')
+    };
+    let near = |i: usize, set: &[u8]| {
+        let before = neighbour(&mut b[..i].iter().rev());
+        let after = neighbour(&mut b[i + 1..].iter());
+        before.is_some_and(|c| set.contains(&c)) || after.is_none_or(|c| set.contains(&c))
+    };
+    for (i, &c) in b.iter().enumerate() {
+        let hit = match c {
+            0x80..=0xFF | b'`' => true,
+            b'\\' => matches!(
+                b.get(i + 1),
+                Some(b'n' | b't' | b'r' | b'"' | b'\'' | b'/' | b'\\' | b'u') | None
+            ),
+            b'&' => b
+                .get(i + 1)
+                .is_none_or(|n| *n == b'#' || n.is_ascii_alphabetic()),
+            b'<' => b
+                .get(i + 1)
+                .is_none_or(|n| *n == b'/' || n.is_ascii_alphabetic()),
+            b'*' | b'_' => b.get(i + 1).is_none_or(|n| *n == c),
+            b'"' | b'\'' => near(i, b"{[:,}]"),
+            b'{' | b'[' | b'}' | b']' | b',' | b':' => near(i, b"\"'{[}]"),
+            _ => false,
+        };
+        if hit {
+            return true;
+        }
+    }
+    false
 }
 
 struct Builder<'a> {
@@ -244,6 +276,14 @@ impl<'a> Builder<'a> {
         let mut i = 0;
         while i < len {
             let c = self.b[i];
+            if PLAIN[c as usize] {
+                // A run of bytes no rule looks at.
+                i += self.b[i..]
+                    .iter()
+                    .position(|c| !PLAIN[*c as usize])
+                    .unwrap_or(len - i);
+                continue;
+            }
             if c < 0x80 {
                 if c == b'\n' {
                     self.line_json = false;
@@ -579,6 +619,34 @@ impl AsciiRef for u8 {
         self.is_ascii_alphanumeric() || *self == b'#'
     }
 }
+
+/// ASCII bytes no rule of the builder looks at.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x80 {
+        t[c] = !matches!(
+            c as u8,
+            b'\\'
+                | b'&'
+                | b'<'
+                | b'"'
+                | b'\''
+                | b'`'
+                | b':'
+                | b','
+                | b'{'
+                | b'}'
+                | b'['
+                | b']'
+                | b'*'
+                | b'_'
+                | b'\n'
+        );
+        c += 1;
+    }
+    t
+};
 
 const INLINE_TAGS: &[&str] = &[
     "a", "abbr", "b", "big", "cite", "code", "del", "em", "font", "i", "ins", "kbd", "mark", "q",
@@ -957,6 +1025,20 @@ mod tests {
         let v = View::new("<ssn>536-22-8741</ssn><b>x</b>");
         assert_eq!(v.text(), " ssn: 536-22-8741\n x ");
         assert_eq!(View::new("&#53;&#x33;6").text(), "536");
+    }
+
+    proptest::proptest! {
+        /// The fast path is only a shortcut: text it lets through unchanged is text the
+        /// builder would not change either.
+        #[test]
+        fn borrowed_only_when_nothing_changes(s in "[a-c \"':,{}\\[\\]\\\\nu&#;<>/*_`0-9\n\t]{0,40}") {
+            let mut b = Builder::new(&s);
+            b.run();
+            let v = b.finish();
+            if !needs_work(s.as_bytes()) {
+                proptest::prop_assert_eq!(v.text(), s.as_str());
+            }
+        }
     }
 
     #[test]

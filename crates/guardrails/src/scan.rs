@@ -100,12 +100,24 @@ const CONTEXT_BYTES: usize = 48;
 /// [`scan_detailed`] plus what base64 and hex runs decode to: a run whose decoded text holds an
 /// entity is that entity. For text already normalized.
 pub(crate) fn scan_normalized(text: &str, set: EntitySet) -> ScanOutput {
-    let mut out = scan_detailed(text, set);
     if set.is_empty() {
-        return out;
+        return scan_detailed(text, set);
     }
+    let mut s = Scanner::new(text, set);
+    s.run();
+    // Blobs are looked for only in tokens long enough to hold one.
+    let mut blobs = Vec::new();
+    for t in &s.toks {
+        if t.end - t.start >= decode::MIN_TEXT_B64 {
+            decode::blobs_between(text, t.start, t.end, &mut blobs);
+        }
+    }
+    let mut out = ScanOutput {
+        findings: s.findings,
+        hold_from: s.hold_from,
+    };
     let mut extra = false;
-    for (bs, be, decoded) in decode::text_blobs(text) {
+    for (bs, be, decoded) in blobs {
         // The decoded text read after the context the blob had (`SSN: <base64>`).
         let mut ctx_start = bs.saturating_sub(CONTEXT_BYTES);
         while !text.is_char_boundary(ctx_start) {

@@ -1,7 +1,7 @@
 //! Prompt-attack *techniques*, beyond the phrase forms in `attack`: what an attack does rather
 //! than how a published jailbreak words it.
 //!
-//! One case-blind automaton marks cue words and phrases by what they signal (a claim of
+//! Cue words and phrases are marked by what they signal (a claim of
 //! authority, a restricted-mode name, a role change, a fictional frame, rules, a word that
 //! removes rules, a permissive promise, a document addressing the AI that reads it, ...). Cues
 //! are grouped by sentence, and a sentence (with the sentence before it, where a frame or a
@@ -18,13 +18,16 @@
 //! | `prompt_extraction` | a disclosure verb + what came before the conversation ("everything written before my first message", "your initialization text") | High |
 //! | `restriction_removal` | the AI addressed + a permissive promise ("answer without restrictions") | Medium |
 //!
-//! Cues are whole words (a match inside a longer word does not count). The input has already
+//! Cues are whole words, looked up word by word in a table of phrases by first word (as the
+//! entity scanner's context keywords are). The input has already
 //! been normalized (`normalize`), so look-alike letters and invisible characters do not split a
 //! cue.
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+
+use crate::fnv::FnvBuild;
 
 use crate::attack::{AttackFinding, Confidence};
 
@@ -349,123 +352,264 @@ const CUES: &[(&str, u32)] = &[
     ("car", DEVICE),
 ];
 
-fn automaton() -> &'static AhoCorasick {
-    static A: OnceLock<AhoCorasick> = OnceLock::new();
-    A.get_or_init(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(CUES.iter().map(|(p, _)| p))
-            .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
+/// A cue phrase after its first word.
+struct Phrase {
+    rest: Vec<Vec<u8>>,
+    flags: u32,
+}
+
+/// The cues by their first word (lowercase), longest phrase first.
+fn lexicon() -> &'static HashMap<Vec<u8>, Vec<Phrase>, FnvBuild> {
+    static L: OnceLock<HashMap<Vec<u8>, Vec<Phrase>, FnvBuild>> = OnceLock::new();
+    L.get_or_init(|| {
+        let mut m: HashMap<Vec<u8>, Vec<Phrase>, FnvBuild> = HashMap::default();
+        for (p, flags) in CUES {
+            let mut words = p
+                .split([' ', ','])
+                .filter(|w| !w.is_empty())
+                .map(|w| w.as_bytes().to_ascii_lowercase());
+            let Some(first) = words.next() else {
+                continue;
+            };
+            m.entry(first).or_default().push(Phrase {
+                rest: words.collect(),
+                flags: *flags,
+            });
+        }
+        for v in m.values_mut() {
+            v.sort_by_key(|p| std::cmp::Reverse(p.rest.len()));
+        }
+        m
     })
 }
 
-fn word_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'\'' || c >= 0x80
-}
+/// Byte classes: 1 a word byte, 2 a sentence end, 0 anything else.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphanumeric() || b == b'\'' || b == b'-' || b >= 0x80 {
+            1
+        } else if matches!(b, b'.' | b'!' | b'?' | b'\n' | b';') {
+            2
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
 
-/// A sentence's cues and span.
-struct Sentence {
-    flags: u32,
-    start: usize,
-    end: usize,
+fn word_byte(c: u8) -> bool {
+    CLASS[c as usize] == 1
 }
 
 fn sentence_end(c: u8) -> bool {
-    matches!(c, b'.' | b'!' | b'?' | b'\n' | b';')
+    CLASS[c as usize] == 2
 }
 
-/// The cues at least one of which every technique needs (rules, a permissive promise, a
-/// restricted mode, a prompt, a reader addressed, what came before): text with none of them is
-/// not judged further.
-fn gate() -> &'static AhoCorasick {
-    static G: OnceLock<AhoCorasick> = OnceLock::new();
-    G.get_or_init(|| {
+/// Whether a word of `len` bytes starting with `a`, `b` (lowercase) can begin a cue: a bit per
+/// (length, first two letters), so most words of prose cost a table lookup.
+fn may_begin(len: usize, a: u8, b: u8) -> bool {
+    static T: OnceLock<Vec<u64>> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        let mut t = vec![0u64; 41 * 1024 / 64];
+        for k in lexicon().keys() {
+            let (x, y) = (k[0], k.get(1).copied().unwrap_or(0));
+            let bit = k.len().min(40) * 1024 + usize::from(x & 31) * 32 + usize::from(y & 31);
+            t[bit / 64] |= 1 << (bit % 64);
+        }
+        t
+    });
+    let bit = len.min(40) * 1024 + usize::from(a & 31) * 32 + usize::from(b & 31);
+    t[bit / 64] & (1 << (bit % 64)) != 0
+}
+
+/// The next word at or after `i` within the sentence (before `to`): its span, or `None` when
+/// the sentence ends first.
+fn next_word(b: &[u8], mut i: usize, to: usize) -> Option<(usize, usize)> {
+    while i < to && !word_byte(b[i]) {
+        if sentence_end(b[i]) && b.get(i + 1).is_none_or(|x| !x.is_ascii_alphanumeric()) {
+            return None;
+        }
+        i += 1;
+    }
+    if i >= to {
+        return None;
+    }
+    let s = i;
+    while i < to && word_byte(b[i]) {
+        i += 1;
+    }
+    Some((s, i))
+}
+
+/// Each sentence of `b[from..to]` with its cue flags: `(start, end, flags)`.
+fn sentences(b: &[u8], from: usize, to: usize) -> Vec<(usize, usize, u32)> {
+    let lex = lexicon();
+    let mut out = Vec::new();
+    let mut start = from;
+    let mut flags = 0u32;
+    let mut buf = [0u8; 40];
+    let mut i = from;
+    while i < to {
+        let class = CLASS[b[i] as usize];
+        if class != 1 {
+            if class == 2 && b.get(i + 1).is_none_or(|x| !x.is_ascii_alphanumeric()) {
+                out.push((start, i + 1, flags));
+                start = i + 1;
+                flags = 0;
+            }
+            i += 1;
+            continue;
+        }
+        let s = i;
+        i = b[s..to]
+            .iter()
+            .position(|c| CLASS[*c as usize] != 1)
+            .map_or(to, |p| s + p);
+        let word = &b[s..i];
+        if word.len() < 2 && !word.eq_ignore_ascii_case(b"a") {
+            // No other cue begins with one letter.
+            continue;
+        }
+        if word.len() > buf.len()
+            || !may_begin(
+                word.len(),
+                word[0].to_ascii_lowercase(),
+                word.get(1).map_or(0, u8::to_ascii_lowercase),
+            )
+        {
+            continue;
+        }
+        let lower = &mut buf[..word.len()];
+        lower.copy_from_slice(word);
+        lower.make_ascii_lowercase();
+        let Some(phrases) = lex.get(&lower[..]) else {
+            continue;
+        };
+        for ph in phrases {
+            let mut at = i;
+            let follows = ph.rest.iter().all(|r| match next_word(b, at, to) {
+                Some((ws, we)) if b[ws..we].eq_ignore_ascii_case(r) => {
+                    at = we;
+                    true
+                }
+                _ => false,
+            });
+            if follows {
+                flags |= ph.flags;
+                i = at;
+                break;
+            }
+        }
+    }
+    out.push((start, to, flags));
+    out
+}
+
+/// The cues every technique needs at least one of in the sentence it flags (rules, a
+/// permissive promise, a reader addressed, what came before, a restricted mode, a prompt), in
+/// one case-blind automaton: only sentences with a match (and the sentence before each) are
+/// judged, so prose without them costs one automaton pass.
+fn triggers() -> &'static aho_corasick::AhoCorasick {
+    static T: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    T.get_or_init(|| {
         let needed = RULES | PERMISSIVE | READER | BEFORE | MODE | PROMPT;
-        AhoCorasick::builder()
+        aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(CUES.iter().filter(|(_, f)| f & needed != 0).map(|(p, _)| p))
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(
+                CUES.iter()
+                    .filter(move |(_, f)| f & needed != 0)
+                    .map(|(p, _)| *p),
+            )
             .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
     })
 }
 
-/// The technique findings in `text`.
-pub(crate) fn detect(text: &str) -> Vec<AttackFinding> {
-    let b = text.as_bytes();
-    if !gate().is_match(b) {
+/// The technique findings in `text`, judged around the trigger cues only; the same as
+/// [`detect`].
+pub(crate) fn detect_triggered(text: &str) -> Vec<AttackFinding> {
+    let at: Vec<usize> = triggers().find_iter(text).map(|m| m.start()).collect();
+    if at.is_empty() {
         return Vec::new();
     }
-    let mut sentences: Vec<Sentence> = Vec::new();
-    let mut current = Sentence {
-        flags: 0,
-        start: 0,
-        end: 0,
+    detect_at(text, &at)
+}
+
+/// The technique findings in the sentences of `text` around `triggers` (byte offsets of
+/// trigger cues): the same as [`detect`] whenever every trigger cue in the text is among them.
+fn detect_at(text: &str, triggers: &[usize]) -> Vec<AttackFinding> {
+    let b = text.as_bytes();
+    let sentence_start = |at: usize| {
+        b[..at]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, c)| {
+                sentence_end(**c) && b.get(i + 1).is_none_or(|x| !x.is_ascii_alphanumeric())
+            })
+            .map_or(0, |(i, _)| i + 1)
     };
-    let mut scanned = 0;
-    let close =
-        |cur: &mut Sentence, upto: usize, sentences: &mut Vec<Sentence>, scanned: &mut usize| {
-            // Close every sentence that ends between `scanned` and `upto`.
-            let mut i = *scanned;
-            while i < upto {
-                if sentence_end(b[i]) && b.get(i + 1).is_none_or(|c| !c.is_ascii_alphanumeric()) {
-                    cur.end = i + 1;
-                    if cur.flags != 0 {
-                        sentences.push(Sentence {
-                            flags: cur.flags,
-                            start: cur.start,
-                            end: cur.end,
-                        });
-                    } else {
-                        sentences.push(Sentence {
-                            flags: 0,
-                            start: cur.start,
-                            end: cur.end,
-                        });
-                    }
-                    cur.flags = 0;
-                    cur.start = i + 1;
-                }
-                i += 1;
-            }
-            *scanned = upto.max(*scanned);
-        };
-    for m in automaton().find_iter(b) {
-        let (s, e) = (m.start(), m.end());
-        if (s > 0 && word_byte(b[s - 1]) && b[s - 1] != b'\'')
-            || b.get(e).is_some_and(|c| c.is_ascii_alphanumeric())
-        {
-            continue;
-        }
-        close(&mut current, s, &mut sentences, &mut scanned);
-        current.flags |= CUES[m.pattern().as_usize()].1;
-    }
-    close(&mut current, b.len(), &mut sentences, &mut scanned);
-    current.end = b.len();
-    if current.flags != 0 {
-        sentences.push(current);
-    }
+    let sentence_stop = |at: usize| {
+        (at..b.len())
+            .find(|&i| {
+                sentence_end(b[i]) && b.get(i + 1).is_none_or(|x| !x.is_ascii_alphanumeric())
+            })
+            .map_or(b.len(), |i| i + 1)
+    };
     let mut out = Vec::new();
-    let mut prev = 0u32;
-    for s in &sentences {
-        let f = s.flags;
-        let w = f | prev;
-        prev = f;
-        if f == 0 {
+    let mut covered = 0;
+    for &t in triggers {
+        if t < covered {
             continue;
         }
-        if let Some((technique, confidence)) = judge(f, w) {
+        let s = sentence_start(t);
+        let from = if s == 0 { 0 } else { sentence_start(s - 1) };
+        let mut to = sentence_stop(t);
+        // Later triggers in the next sentence extend the range rather than start another.
+        while let Some(&n) = triggers.iter().find(|&&n| n >= to) {
+            if sentence_start(n) > to {
+                break;
+            }
+            to = sentence_stop(n);
+        }
+        judge_range(text, from, to, covered, &mut out);
+        covered = to;
+    }
+    out
+}
+
+/// The technique findings in `text`, every sentence judged.
+pub fn detect(text: &str) -> Vec<AttackFinding> {
+    let mut out = Vec::new();
+    judge_range(text, 0, text.len(), 0, &mut out);
+    out
+}
+
+/// Judges the sentences of `text[from..to]`, reporting those that start at or after
+/// `emit_from` (the ones before only give the next their context).
+fn judge_range(text: &str, from: usize, to: usize, emit_from: usize, out: &mut Vec<AttackFinding>) {
+    let b = text.as_bytes();
+    let mut prev = 0u32;
+    for (s, e, f) in sentences(b, from, to) {
+        let window = f | prev;
+        prev = f;
+        if f == 0 || s < emit_from {
+            continue;
+        }
+        if let Some((technique, confidence)) = judge(f, window) {
+            let lead = text[s..e].len() - text[s..e].trim_start().len();
             out.push(AttackFinding {
-                start: s.start
-                    + (text[s.start..s.end].len() - text[s.start..s.end].trim_start().len()),
-                end: s.end,
+                start: s + lead,
+                end: e,
                 technique,
                 confidence,
             });
         }
     }
-    out
 }
 
 /// The technique a sentence's cues (`f`) with the sentence before (`w`) amount to.
@@ -524,18 +668,16 @@ fn judge(f: u32, w: u32) -> Option<(&'static str, Confidence)> {
 /// Whether the sentence around `at` is about a phone, a game, an app or a device.
 pub(crate) fn about_a_device(text: &str, at: usize) -> bool {
     let b = text.as_bytes();
-    let start = b[..at.min(b.len())]
+    let at = at.min(b.len());
+    let start = b[..at]
         .iter()
         .rposition(|c| sentence_end(*c))
         .map_or(0, |p| p + 1);
-    let end = b[at.min(b.len())..]
+    let end = b[at..]
         .iter()
         .position(|c| sentence_end(*c))
         .map_or(b.len(), |p| at + p);
-    automaton().find_iter(&b[start..end]).any(|m| {
-        let (s, e) = (start + m.start(), start + m.end());
-        CUES[m.pattern().as_usize()].1 & DEVICE != 0
-            && !(s > 0 && word_byte(b[s - 1]))
-            && !b.get(e).is_some_and(|c| c.is_ascii_alphanumeric())
-    })
+    sentences(b, start, end)
+        .iter()
+        .any(|(_, _, f)| f & DEVICE != 0)
 }
