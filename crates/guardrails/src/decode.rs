@@ -119,15 +119,23 @@ pub(crate) fn blobs_between(
             // Lowercase letters only: a long word.
             continue;
         }
-        let mut buf = vec![0u8; MAX_BLOB.min(run.len())];
+        // Most runs are short: decode on the stack, on the heap only for long ones.
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if run.len() <= stack.len() {
+            &mut stack[..run.len()]
+        } else {
+            heap.resize(MAX_BLOB.min(run.len()), 0);
+            &mut heap
+        };
         let n = if all_hex && run.len() >= MIN_TEXT_HEX && run.len().is_multiple_of(2) {
-            hex_decode(&run[..run.len().min(2 * MAX_BLOB)], &mut buf)
+            hex_decode(&run[..run.len().min(2 * MAX_BLOB)], buf)
         } else if run.iter().any(u8::is_ascii_uppercase)
             && run
                 .iter()
                 .any(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         {
-            b64_decode(&run[..run.len().min(MAX_BLOB * 4 / 3)], &mut buf)
+            b64_decode(&run[..run.len().min(MAX_BLOB * 4 / 3)], buf)
         } else {
             0
         };
