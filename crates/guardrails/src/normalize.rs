@@ -225,11 +225,13 @@ impl<'a> Builder<'a> {
         let mut i = 0;
         while i < len {
             let c = self.b[i];
-            if PLAIN[c as usize] {
+            // Off a JSON line, `:`, `,`, brackets closing and line ends are plain too.
+            let plain = if self.line_json { &PLAIN } else { &PLAIN_PROSE };
+            if plain[c as usize] {
                 // A run of bytes no rule looks at.
                 i += self.b[i..]
                     .iter()
-                    .position(|c| !PLAIN[*c as usize])
+                    .position(|c| !plain[*c as usize])
                     .unwrap_or(len - i);
                 continue;
             }
@@ -594,6 +596,17 @@ const PLAIN: [bool; 256] = {
         );
         c += 1;
     }
+    t
+};
+
+/// [`PLAIN`] on a line that has shown no JSON syntax: punctuation there is prose.
+const PLAIN_PROSE: [bool; 256] = {
+    let mut t = PLAIN;
+    t[b':' as usize] = true;
+    t[b',' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'\n' as usize] = true;
     t
 };
 
