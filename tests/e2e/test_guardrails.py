@@ -40,9 +40,9 @@ SSN = "078-05-1121"
 CARD = "4111 1111 1111 1111"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    d = tmp_path_factory.mktemp("guardrails")
+def guardrail_site(d):
+    """A site in front of the mock upstream, with SigV4 credentials for tester and an admin
+    helper; the caller stops it with `stop_guardrail_site`."""
     m = Mock("--tokens", "8", "--name", "gpu-a")
     s = start_site(d / "data", site_config(deployments(("gpu-a", m.url, ""))))
     out = run_cli("keys", "create", "--sigv4", "--principal", "tester", "--json", "--data-dir", str(d / "data")).stdout
@@ -50,15 +50,24 @@ def site(tmp_path_factory):
     s.creds = (k["access_key_id"], k["secret_access_key"])
     s.mock = m
     s.data = d / "data"
-    admin = lambda method, path, **kw: httpx.request(method, f"{s.url}/admin/v1{path}", headers=s.auth, timeout=10, **kw)  # noqa: E731
-    s.admin = admin
-    r = admin("POST", "/guardrails", json=PHI)
+    s.admin = lambda method, path, **kw: httpx.request(method, f"{s.url}/admin/v1{path}", headers=s.auth, timeout=10, **kw)
+    return s
+
+
+def stop_guardrail_site(s):
+    code = s.stop()
+    s.mock.stop()
+    assert code == 0, s.logs()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = guardrail_site(tmp_path_factory.mktemp("guardrails"))
+    r = s.admin("POST", "/guardrails", json=PHI)
     assert r.status_code == 200, r.text
     assert r.json() == {"guardrailId": "phi", "version": "1"}
     yield s
-    code = s.stop()
-    m.stop()
-    assert code == 0, s.logs()
+    stop_guardrail_site(s)
 
 
 def openai_client(s):

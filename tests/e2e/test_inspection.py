@@ -15,9 +15,8 @@ import json
 
 import pytest
 
-from test_gateway import Mock, REMOTE, deployments, site_config, start_site
-from test_guardrails import bedrock, openai_client
-from conftest import run_cli
+from test_gateway import REMOTE
+from test_guardrails import bedrock, guardrail_site, openai_client, stop_guardrail_site
 
 boto3 = pytest.importorskip("boto3")
 
@@ -89,22 +88,12 @@ MARKINGS = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inspection")
-    m = Mock("--tokens", "8", "--name", "gpu-a")
-    s = start_site(d / "data", site_config(deployments(("gpu-a", m.url, ""))))
-    out = run_cli("keys", "create", "--sigv4", "--principal", "tester", "--json", "--data-dir", str(d / "data")).stdout
-    k = json.loads(out)
-    s.creds = (k["access_key_id"], k["secret_access_key"])
-    s.mock = m
+    s = guardrail_site(tmp_path_factory.mktemp("inspection"))
     for g in (BLOCKING, MASKING):
-        import httpx
-
-        r = httpx.post(f"{s.url}/admin/v1/guardrails", json=g, headers=s.auth, timeout=10)
+        r = s.admin("POST", "/guardrails", json=g)
         assert r.status_code == 200, r.text
     yield s
-    code = s.stop()
-    m.stop()
-    assert code == 0, s.logs()
+    stop_guardrail_site(s)
 
 
 def cases():

@@ -23,7 +23,13 @@ struct Row {
 }
 
 fn load() -> Vec<Row> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/prompts.jsonl");
+    load_from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/prompts.jsonl"
+    ))
+}
+
+fn load_from(path: &str) -> Vec<Row> {
     let data = std::fs::read_to_string(path).unwrap();
     data.lines()
         .filter(|l| !l.trim().is_empty())
@@ -36,6 +42,48 @@ fn load() -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// True and false positives over `rows`, and hits per technique (printing misses and false
+/// positives when `verbose`).
+struct Tally {
+    tp: usize,
+    fp: usize,
+    per: BTreeMap<String, (usize, usize)>,
+}
+
+fn tally(rows: &[Row], hit: impl Fn(&str) -> bool, verbose: bool) -> Tally {
+    let mut t = Tally {
+        tp: 0,
+        fp: 0,
+        per: BTreeMap::new(),
+    };
+    for r in rows {
+        let h = hit(&r.text);
+        if r.attack {
+            let e = t
+                .per
+                .entry(r.technique.clone().unwrap_or_default())
+                .or_default();
+            e.1 += 1;
+            if h {
+                t.tp += 1;
+                e.0 += 1;
+            } else if verbose {
+                eprintln!(
+                    "MISS [{}] {:?}",
+                    r.technique.as_deref().unwrap_or("?"),
+                    r.text
+                );
+            }
+        } else if h {
+            t.fp += 1;
+            if verbose {
+                eprintln!("FALSE POSITIVE {:?} -> {:?}", r.text, detect(&r.text));
+            }
+        }
+    }
+    t
 }
 
 fn detected(text: &str) -> bool {
@@ -62,31 +110,7 @@ fn measurement_set() {
     assert!(attacks >= 150, "{attacks} attacks");
     assert!(benign >= 300, "{benign} benign");
 
-    let mut tp = 0usize;
-    let mut fp = 0usize;
-    let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for r in &rows {
-        let hit = detected(&r.text);
-        if r.attack {
-            let e = per
-                .entry(r.technique.clone().unwrap_or_default())
-                .or_default();
-            e.1 += 1;
-            if hit {
-                tp += 1;
-                e.0 += 1;
-            } else {
-                eprintln!(
-                    "MISS [{}] {:?}",
-                    r.technique.as_deref().unwrap_or("?"),
-                    r.text
-                );
-            }
-        } else if hit {
-            fp += 1;
-            eprintln!("FALSE POSITIVE {:?} -> {:?}", r.text, detect(&r.text));
-        }
-    }
+    let Tally { tp, fp, per } = tally(&rows, detected, true);
     let recall = tp as f64 / attacks as f64;
     let precision = if tp + fp == 0 {
         0.0
@@ -196,23 +220,10 @@ fn throughput() {
 /// filter reached at each strength, recorded in ADR 0013.
 #[test]
 fn fresh_set_by_strength() {
-    let path = concat!(
+    let rows = load_from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/prompts-fresh.jsonl"
-    );
-    let rows: Vec<Row> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            Row {
-                text: v["text"].as_str().unwrap().to_string(),
-                attack: v["attack"].as_bool().unwrap(),
-                technique: v["technique"].as_str().map(str::to_string),
-            }
-        })
-        .collect();
+    ));
     let attacks = rows.iter().filter(|r| r.attack).count();
     let benign = rows.len() - attacks;
     // Bedrock strengths: HIGH blocks Low and above, MEDIUM Medium and above, LOW only High.
@@ -223,30 +234,7 @@ fn fresh_set_by_strength() {
         ("LOW", Confidence::High),
     ] {
         let hit = |t: &str| detect(t).iter().any(|f| f.confidence >= floor);
-        let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        let (mut tp, mut fp) = (0, 0);
-        for r in &rows {
-            let h = hit(&r.text);
-            if r.attack {
-                let e = per.entry(r.technique.as_deref().unwrap_or("")).or_default();
-                e.1 += 1;
-                if h {
-                    tp += 1;
-                    e.0 += 1;
-                } else if strength == "HIGH" {
-                    eprintln!(
-                        "MISS [{}] {:?}",
-                        r.technique.as_deref().unwrap_or(""),
-                        r.text
-                    );
-                }
-            } else if h {
-                fp += 1;
-                if strength == "HIGH" {
-                    eprintln!("FALSE POSITIVE {:?} -> {:?}", r.text, detect(&r.text));
-                }
-            }
-        }
+        let Tally { tp, fp, per } = tally(&rows, hit, strength == "HIGH");
         let recall = tp as f64 / attacks as f64;
         let fpr = fp as f64 / benign as f64;
         eprintln!("{strength}: recall {recall:.3} ({tp}/{attacks}), false positives {fpr:.3} ({fp}/{benign})");
