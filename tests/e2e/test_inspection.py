@@ -16,7 +16,7 @@ import json
 import pytest
 
 from test_gateway import REMOTE
-from test_guardrails import bedrock, guardrail_site, openai_client, stop_guardrail_site
+from test_guardrails import ask, bedrock, guardrail_site, stop_guardrail_site
 
 boto3 = pytest.importorskip("boto3")
 
@@ -103,20 +103,8 @@ def cases():
 
 
 def chat(s, text, guardrail, stream):
-    s.mock.set(tokens=len(text.split()))
-    c = openai_client(s)
-    r = c.chat.completions.create(
-        model=REMOTE, messages=[{"role": "user", "content": text}], stream=stream, extra_headers={"x-scif-guardrail": f"{guardrail}:1"}
-    )
-    if not stream:
-        return r.choices[0].message.content, r.choices[0].finish_reason
-    pieces, finish = [], None
-    for chunk in r:
-        for ch in chunk.choices:
-            if ch.delta.content:
-                pieces.append(ch.delta.content)
-            finish = ch.finish_reason or finish
-    return "".join(pieces), finish
+    out, finish, _ = ask(s, text, stream=stream, headers={"x-scif-guardrail": f"{guardrail}:1"})
+    return out, finish
 
 
 def converse(s, text, guardrail, stream):
