@@ -8,6 +8,7 @@ use std::time::Instant;
 use scif_guardrails::attack;
 use scif_guardrails::markings;
 use scif_guardrails::normalize::View;
+use scif_guardrails::policy::{Guardrail, GuardrailSpec, Policy, Source};
 use scif_guardrails::scan::{scan, scan_detailed, EntitySet};
 
 fn main() {
@@ -43,10 +44,46 @@ fn main() {
     time("attack techniques", &mut |t| {
         scif_guardrails::techniques::detect(t).len()
     });
-    let v: Vec<String> = texts
-        .iter()
-        .map(|t| View::new(t).text().to_owned())
-        .collect();
-    let _ = v;
+    let make = |attack: bool| {
+        let entities: Vec<String> = scif_guardrails::EntityType::ALL
+            .iter()
+            .map(|t| format!(r#"{{"type":"{}","action":"ANONYMIZE"}}"#, t.name()))
+            .collect();
+        let filter = if attack {
+            r#","contentPolicyConfig":{"filtersConfig":[{"type":"PROMPT_ATTACK","inputStrength":"HIGH"}]}"#
+        } else {
+            ""
+        };
+        let body = format!(
+            r#"{{"name":"p","sensitiveInformationPolicyConfig":{{"piiEntitiesConfig":[{}],
+              "regexesConfig":[{{"name":"case_id","pattern":"CASE-[0-9]{{6}}","action":"ANONYMIZE"}}]}},
+              "wordPolicyConfig":{{"managedWordListsConfig":[{{"type":"PROFANITY"}}]}}{}}}"#,
+            entities.join(","),
+            filter
+        );
+        let g = Guardrail {
+            id: "p".into(),
+            version: 1,
+            spec: GuardrailSpec::from_json(body.as_bytes()).unwrap(),
+        };
+        Policy::new(&[&g]).unwrap()
+    };
+    let (with, without) = (make(true), make(false));
+    let ceiling = scif_labels::Label::parse_banner("SECRET").unwrap();
+    let allowed = move |l: &scif_labels::Label| ceiling.dominates(l);
+    time("policy: everything", &mut |t| {
+        with.evaluate(t, Source::Input, Some(&allowed))
+            .detections
+            .len()
+    });
+    time("policy: no spillage", &mut |t| {
+        with.evaluate(t, Source::Input, None).detections.len()
+    });
+    time("policy: no attack", &mut |t| {
+        without
+            .evaluate(t, Source::Input, Some(&allowed))
+            .detections
+            .len()
+    });
     std::hint::black_box(sink);
 }
