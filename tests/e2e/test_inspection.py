@@ -2,7 +2,7 @@
 the official clients, in both dialects (OpenAI chat completions and Bedrock Converse), on input and
 on output, streamed and not.
 
-A generator below writes each entity under each transform (fullwidth and Arabic-Indic digits,
+(Anthropic Messages too, since the three dialects share one pipeline.) A generator below writes each entity under each transform (fullwidth and Arabic-Indic digits,
 zero-width characters, soft hyphens, non-breaking spaces, Unicode dashes, look-alike letters,
 compact JSON, JSON escapes, XML, markdown, HTML references, base64) and each marking in the forms
 people write. Input: the guardrail blocks the prompt and the model is never called. Output: the
@@ -127,6 +127,29 @@ def converse(s, text, guardrail, stream):
     return out, stop
 
 
+def messages(s, text, guardrail, stream):
+    import anthropic
+
+    s.mock.set(tokens=len(text.split()))
+    c = anthropic.Anthropic(base_url=s.url, api_key=s.key, max_retries=0, timeout=30)
+    kw = dict(
+        model=REMOTE,
+        max_tokens=256,
+        messages=[{"role": "user", "content": text}],
+        extra_headers={"x-scif-guardrail": f"{guardrail}:1"},
+    )
+    if not stream:
+        r = c.messages.create(**kw)
+        return "".join(b.text for b in r.content if b.type == "text"), r.stop_reason
+    with c.messages.stream(**kw) as st:
+        out = "".join(st.text_stream)
+        return out, st.get_final_message().stop_reason
+
+
+SENDERS = {"openai": chat, "bedrock": converse, "anthropic": messages}
+BLOCKED_REASONS = ("content_filter", "guardrail_intervened", "refusal")
+
+
 def shows(output, value):
     """Whether any four consecutive digits (or the letters, for a name) of the value survive."""
     digits = "".join(c for c in value if c.isdigit())
@@ -135,23 +158,23 @@ def shows(output, value):
     return value.split("@")[0].split()[0].lower()[:4] in output.lower()
 
 
-@pytest.mark.parametrize("dialect", ["openai", "bedrock"])
+@pytest.mark.parametrize("dialect", ["openai", "bedrock", "anthropic"])
 def test_every_transform_blocked_on_input(site, dialect):
-    send = chat if dialect == "openai" else converse
+    send = SENDERS[dialect]
     calls = site.mock.stats()["requests"]
     missed = []
     for entity, transform, text, _ in cases():
         out, finish = send(site, text, "adv-in", stream=False)
-        if out != "blocked in" or finish not in ("content_filter", "guardrail_intervened"):
+        if out != "blocked in" or finish not in BLOCKED_REASONS:
             missed.append((entity, transform, text, out))
     assert site.mock.stats()["requests"] == calls, "the model was called"
     assert not missed, missed
 
 
-@pytest.mark.parametrize("dialect", ["openai", "bedrock"])
+@pytest.mark.parametrize("dialect", ["openai", "bedrock", "anthropic"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_every_transform_masked_on_output(site, dialect, stream):
-    send = chat if dialect == "openai" else converse
+    send = SENDERS[dialect]
     missed = []
     for entity, transform, text, value in cases():
         out, _ = send(site, text, "adv-out", stream=stream)
@@ -161,10 +184,10 @@ def test_every_transform_masked_on_output(site, dialect, stream):
     assert not missed, missed
 
 
-@pytest.mark.parametrize("dialect", ["openai", "bedrock"])
+@pytest.mark.parametrize("dialect", ["openai", "bedrock", "anthropic"])
 def test_markings_in_every_form_blocked(site, dialect):
     # tester is cleared SECRET; the deployment is accredited UNCLASSIFIED only.
-    send = chat if dialect == "openai" else converse
+    send = SENDERS[dialect]
     calls = site.mock.stats()["requests"]
     for form in MARKINGS:
         out, finish = send(site, f"Summarize this.\n{form}\nThe convoy moves at dawn.", "adv-out", stream=False)

@@ -55,6 +55,8 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 
+use crate::decode::{b64_decode, hex_decode, B64};
+
 /// How sure a finding is.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -2895,8 +2897,6 @@ fn rot13_rescan(cx: &mut Ctx<'_>, kind: K, s: usize, e: usize) {
 
 // ---------------------------------------------------------------------------------------------
 // Base64 / hex blobs.
-
-use crate::decode::{b64_decode, hex_decode, B64};
 
 const MIN_B64: usize = 24;
 const MIN_HEX: usize = 32;

@@ -175,7 +175,7 @@ fn is_word_byte(c: u8) -> bool {
 }
 
 /// The words of `line` and the gap before each (and after the last).
-fn words(line: &str, base: usize) -> (Vec<Word>, Vec<Gap>, Vec<(usize, usize)>) {
+fn words(line: &str, base: usize) -> (Vec<Word>, Vec<Gap>) {
     let b = line.as_bytes();
     let mut raw: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -212,11 +212,7 @@ fn words(line: &str, base: usize) -> (Vec<Word>, Vec<Gap>, Vec<(usize, usize)>) 
     let mut gaps = Vec::with_capacity(joined.len() + 1);
     let mut prev_end = 0;
     for (s, e, text) in &joined {
-        gaps.push(gap(
-            &b[prev_end..*s],
-            prev_end == 0 && *s == 0,
-            ws.is_empty(),
-        ));
+        gaps.push(gap(&b[prev_end..*s], ws.is_empty()));
         let caps = !text.bytes().any(|c| c.is_ascii_lowercase());
         ws.push(Word {
             up: text.to_ascii_uppercase(),
@@ -227,11 +223,10 @@ fn words(line: &str, base: usize) -> (Vec<Word>, Vec<Gap>, Vec<(usize, usize)>) 
         prev_end = *e;
     }
     gaps.push(Gap::Break);
-    let spans = joined.iter().map(|(s, e, _)| (*s, *e)).collect();
-    (ws, gaps, spans)
+    (ws, gaps)
 }
 
-fn gap(between: &[u8], _at_start: bool, first: bool) -> Gap {
+fn gap(between: &[u8], first: bool) -> Gap {
     if first {
         return Gap::Break;
     }
@@ -356,18 +351,12 @@ fn canonical(level_word: &str, cats: &[String], spell: bool) -> String {
 
 /// Parses a level and its categories, trying the banner form, the portion form, and the
 /// abbreviations spelled out.
-fn parse(level_word: &str, cats: &[String]) -> Option<(Label, Form)> {
+fn parse(level_word: &str, cats: &[String]) -> Option<Label> {
     let banner = canonical(level_word, cats, false);
-    if let Ok(l) = Label::parse_banner(&banner) {
-        return Some((l, Form::Banner));
-    }
-    if let Ok(l) = Label::parse_portion(&format!("({banner})")) {
-        return Some((l, Form::Portion));
-    }
-    let spelled = canonical(level_word, cats, true);
-    Label::parse_banner(&spelled)
+    Label::parse_banner(&banner)
+        .or_else(|_| Label::parse_portion(&format!("({banner})")))
+        .or_else(|_| Label::parse_banner(&canonical(level_word, cats, true)))
         .ok()
-        .map(|l| (l, Form::Banner))
 }
 
 fn scan_line(text: &str, start: usize, end: usize, out: &mut Vec<Marking>) {
@@ -376,31 +365,24 @@ fn scan_line(text: &str, start: usize, end: usize, out: &mut Vec<Marking>) {
         return;
     }
     let b = text.as_bytes();
-    let (ws, gaps, _) = words(line, start);
+    let (ws, gaps) = words(line, start);
     let mut i = 0;
     while i < ws.len() {
         // CUI: a level of its own for marking purposes.
-        let lev = if ws[i].up == "CUI" || ws[i].up == "CONTROLLED" {
-            None
+        let is_cui = ws[i].up == "CUI";
+        let (level_word, taken, full, level_caps) = if is_cui {
+            ("CUI", 1, true, ws[i].caps)
+        } else if let Some((l, n, full)) = level_at(&ws, &gaps, i) {
+            let caps = ws[i..i + n].iter().all(|w| w.caps);
+            let word = if full {
+                l.banner_word()
+            } else {
+                l.portion_word()
+            };
+            (word, n, full, caps)
         } else {
-            level_at(&ws, &gaps, i)
-        };
-        let is_cui = lev.is_none() && (ws[i].up == "CUI");
-        if lev.is_none() && !is_cui {
             i += 1;
             continue;
-        }
-        let (level_word, taken, full, level_caps) = match lev {
-            Some((l, n, full)) => {
-                let caps = ws[i..i + n].iter().all(|w| w.caps);
-                let word = if full {
-                    l.banner_word()
-                } else {
-                    l.portion_word()
-                };
-                (word.to_owned(), n, full, caps)
-            }
-            None => ("CUI".to_owned(), 1, true, ws[i].caps),
         };
         // Categories after separators.
         let mut cats: Vec<String> = Vec::new();
@@ -426,34 +408,34 @@ fn scan_line(text: &str, start: usize, end: usize, out: &mut Vec<Marking>) {
         let level_start = ws[i].start;
         let level_end = ws[i + taken - 1].end;
         // The longest prefix of categories that parses.
-        let mut accepted: Option<(Label, Form, usize)> = None;
+        let mut accepted: Option<(Label, usize)> = None;
         for k in (0..=cats.len()).rev() {
             if k > 0 && seps[0] == Gap::Single && !is_control(first_word(&cats[0])) {
                 continue;
             }
-            if let Some((label, form)) = parse(&level_word, &cats[..k]) {
-                accepted = Some((label, form, k));
+            if let Some(label) = parse(level_word, &cats[..k]) {
+                accepted = Some((label, k));
                 break;
             }
         }
         let double = seps.first() == Some(&Gap::Double);
         let evidence = match &accepted {
-            Some((_, _, k)) if *k > 0 => full || level_caps,
+            Some((_, k)) if *k > 0 => full || level_caps,
             _ => false,
         };
         let before = &text[start..level_start];
         let after = &text[level_end..end];
-        let mut found: Option<(Label, Form, usize, usize)> = None;
+        let mut found: Option<(Label, usize, usize)> = None;
         if evidence {
-            if let Some((label, form, k)) = accepted.clone() {
-                found = Some((label, form, level_start, cat_ends[k - 1]));
+            if let Some((label, k)) = accepted.clone() {
+                found = Some((label, level_start, cat_ends[k - 1]));
             }
         } else if double && level_caps {
             // A level with `//` and categories the parser refuses: at least the level.
-            if let Some((label, form)) = parse(&level_word, &[]) {
-                found = Some((label, form, level_start, cat_ends[0]));
+            if let Some(label) = parse(level_word, &[]) {
+                found = Some((label, level_start, cat_ends[0]));
             }
-        } else if cats.is_empty() || accepted.as_ref().is_some_and(|a| a.2 == 0) {
+        } else if cats.is_empty() || accepted.as_ref().is_some_and(|a| a.1 == 0) {
             // A bare level: only where it is a marking, not a word.
             let stated = prefixed(before, full && level_caps);
             let whole_line = level_caps && full && only_wrapping(before) && only_wrapping(after);
@@ -467,12 +449,12 @@ fn scan_line(text: &str, start: usize, end: usize, out: &mut Vec<Marking>) {
             let cui_portion =
                 is_cui && level_caps && before.ends_with('(') && after.starts_with(')');
             if stated || whole_line || (bracketed && (full || is_cui)) || portion || cui_portion {
-                if let Some((label, form)) = parse(&level_word, &[]) {
-                    found = Some((label, form, level_start, level_end));
+                if let Some(label) = parse(level_word, &[]) {
+                    found = Some((label, level_start, level_end));
                 }
             }
         }
-        if let Some((label, _, mut s, mut e)) = found {
+        if let Some((label, mut s, mut e)) = found {
             // A portion mark keeps its parentheses.
             let form = if text[..s].ends_with('(') && text[e..].starts_with(')') {
                 s -= 1;
@@ -582,7 +564,7 @@ pub(crate) fn hold_from(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let line = b.iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
     let tail = &text[line..];
-    let (ws, _, spans) = words(tail, line);
+    let (ws, _) = words(tail, line);
     let mut hold = None;
     let n = ws.len();
     for (k, w) in ws.iter().enumerate().rev().take(8) {
@@ -592,7 +574,7 @@ pub(crate) fn hold_from(text: &str) -> Option<usize> {
         ) || is_prefix_word(&w.up)
             || (w.up.len() == 1 && k + 2 >= n);
         if risky {
-            hold = Some(line + spans[k].0);
+            hold = Some(w.start);
         }
     }
     // An open parenthesis or bracket near the end: a portion mark may be inside.

@@ -376,7 +376,11 @@ impl<'a> Builder<'a> {
         let b = self.b;
         let limit = (i + 12).min(b.len());
         let Some(semi) = b[i + 1..limit].iter().position(|&c| c == b';') else {
-            if b.len() < i + 12 && b[i + 1..].iter().all(u8::is_ascii_alphanumeric_or_hash) {
+            if b.len() < i + 12
+                && b[i + 1..]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'#')
+            {
                 self.hold(i);
             }
             return i + 1;
@@ -558,16 +562,6 @@ impl<'a> Builder<'a> {
             .find(|c| !matches!(c, b' ' | b'\t'))
             .copied()
             .filter(|c| *c != b'\n' && *c != b'\r')
-    }
-}
-
-trait AsciiRef {
-    fn is_ascii_alphanumeric_or_hash(&self) -> bool;
-}
-
-impl AsciiRef for u8 {
-    fn is_ascii_alphanumeric_or_hash(&self) -> bool {
-        self.is_ascii_alphanumeric() || *self == b'#'
     }
 }
 
@@ -836,7 +830,6 @@ fn fold_char(ch: char, maps: bool, buf: &mut [u8; 64]) -> Option<&str> {
     if ('\u{AC00}'..='\u{D7A3}').contains(&ch) || ('\u{4E00}'..='\u{9FFF}').contains(&ch) {
         return None;
     }
-    let mut changed = false;
     let mut parts = [char::default(); 18];
     let mut k = 0;
     decompose_compatible(ch, |d| {
@@ -850,19 +843,14 @@ fn fold_char(ch: char, maps: bool, buf: &mut [u8; 64]) -> Option<&str> {
     }
     for &d in &parts[..k] {
         if is_combining_mark(d) {
-            changed = true;
             continue;
         }
         match fold_simple(d, maps) {
-            Some(Some(c)) => {
-                changed = true;
-                push(c, buf);
-            }
-            Some(None) => changed = true,
+            Some(Some(c)) => push(c, buf),
+            Some(None) => {}
             None => push(d, buf),
         }
     }
-    let _ = changed;
     std::str::from_utf8(&buf[..n]).ok()
 }
 

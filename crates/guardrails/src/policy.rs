@@ -623,7 +623,9 @@ impl Policy {
             // lists read the view only.
             let (extra, h) = self.detect_regexes(text, source.idx());
             hold = hold.min(h);
-            out.extend(extra);
+            // A hit found in both is one hit (counted once in assessments and the audit).
+            let fresh: Vec<Detection> = extra.into_iter().filter(|d| !out.contains(d)).collect();
+            out.extend(fresh);
             out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
         }
         (out, hold.min(last_token_start(text)))
@@ -965,6 +967,19 @@ mod tests {
             "ANONYMIZED"
         );
         assert!(!a.to_string().contains("078"));
+    }
+
+    #[test]
+    fn a_regex_hit_in_both_the_view_and_the_original_counts_once() {
+        let g = guardrail(
+            r#"{"name":"r","sensitiveInformationPolicyConfig":{
+              "regexesConfig":[{"name":"case_id","pattern":"CASE-\\d{4}","action":"ANONYMIZE"}]}}"#,
+        );
+        let p = Policy::new(&[&g]).unwrap();
+        // The curly quotes make the view differ from the original; the hit is in both.
+        let o = p.evaluate("\u{201C}see CASE-1234\u{201D}", Source::Input, None);
+        assert_eq!(o.detections.len(), 1, "{:?}", o.detections);
+        assert_eq!(o.output, "\u{201C}see {case_id}\u{201D}");
     }
 
     #[test]
