@@ -170,9 +170,9 @@ def test_forged_malformed_revoked_and_expired_api_keys(site, keys):
     assert_401(call(site, "GET", "/v1/models", key=k["key"]))
     assert [x["revoked_at"] for x in admin(site, "GET", "/keys?principal=analyst-u")["data"] if x["id"] == k["id"]][0]
 
-    short = admin(site, "POST", "/keys", json={"principal": "analyst-u", "expires_in_secs": 1})
+    short = admin(site, "POST", "/keys", json={"principal": "analyst-u", "expires_in_secs": 2})
     assert call(site, "GET", "/v1/models", key=short["key"]).status_code == 200
-    time.sleep(2.2)
+    time.sleep(3.2)
     assert_401(call(site, "GET", "/v1/models", key=short["key"]))
 
     # Keys are never listed with their secrets.

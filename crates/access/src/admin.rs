@@ -929,13 +929,17 @@ impl Access {
 }
 
 /// A key's expiry: `expires_in_secs` from `now`, at least one second; `None` never expires.
+/// `now` is whole seconds, truncated, and a key is refused from its `expires_at` second on, so
+/// the expiry is rounded up a second: a key lives at least what was asked and less than one
+/// second more (a one-second key made at 10.95 must not die at 11.00).
 fn expiry(now: i64, expires_in_secs: Option<u64>) -> Result<Option<i64>, AdminError> {
     match expires_in_secs {
         Some(0) => Err(AdminError::Invalid(
             "expires_in_secs: must be at least 1".into(),
         )),
         Some(s) => Ok(Some(
-            now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)),
+            now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))
+                .saturating_add(1),
         )),
         None => Ok(None),
     }
