@@ -51,10 +51,6 @@
 //!   they took recall at MEDIUM from 0.43 to 0.93 (ADR 0013). Neither is a classifier for novel
 //!   paraphrases.
 
-use std::sync::OnceLock;
-
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
-
 use crate::decode::{b64_decode, hex_decode, B64};
 
 /// How sure a finding is.
@@ -513,27 +509,9 @@ const ANCHORS: &[(&str, K)] = &[
     ("ai:", K::FakeAssistant),
 ];
 
-struct Automaton {
-    ac: AhoCorasick,
-}
-
-fn automaton() -> Option<&'static Automaton> {
-    static AC: OnceLock<Option<Automaton>> = OnceLock::new();
-    AC.get_or_init(|| {
-        let build = |kind| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .start_kind(StartKind::Both)
-                .kind(kind)
-                .build(ANCHORS.iter().map(|(p, _)| p))
-        };
-        build(Some(AhoCorasickKind::DFA))
-            .or_else(|_| build(None))
-            .ok()
-            .map(|ac| Automaton { ac })
-    })
-    .as_ref()
+/// The anchors' phrases, in order (found with the other detectors' cues, in `crate::cues`).
+pub(crate) fn anchor_patterns() -> impl Iterator<Item = &'static str> {
+    ANCHORS.iter().map(|(p, _)| *p)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1004,7 +982,13 @@ impl Ctx<'_> {
 /// Detects prompt-attack forms in `text`. Findings are sorted by start; overlapping findings of
 /// one technique are merged (keeping the highest confidence).
 pub fn detect(text: &str) -> Vec<AttackFinding> {
-    let mut out = detect_depth(text, 0);
+    let cues = crate::cues::find(text, crate::cues::ANCHORS | crate::cues::TRIGGERS);
+    detect_with(text, &cues)
+}
+
+/// [`detect`] from the anchors and technique triggers found in `text` elsewhere.
+pub(crate) fn detect_with(text: &str, cues: &crate::cues::Cues) -> Vec<AttackFinding> {
+    let mut out = detect_depth(text, 0, &cues.anchors);
     // "Developer mode" or "god mode" alone, in a sentence about a phone, a game or an app, is
     // that device's setting.
     out.retain(|f| {
@@ -1012,7 +996,7 @@ pub fn detect(text: &str) -> Vec<AttackFinding> {
             && f.technique == ROLE_PLAY
             && crate::techniques::about_a_device(text, f.start))
     });
-    let techniques = crate::techniques::detect_triggered(text);
+    let techniques = crate::techniques::detect_triggered(text, &cues.triggers);
     if !techniques.is_empty() {
         out.extend(techniques);
         out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
@@ -1020,10 +1004,18 @@ pub fn detect(text: &str) -> Vec<AttackFinding> {
     out
 }
 
-fn detect_depth(text: &str, depth: u8) -> Vec<AttackFinding> {
-    let Some(a) = automaton() else {
-        return Vec::new();
-    };
+/// [`detect_depth`] on decoded text (its own cue pass).
+fn detect_decoded(text: &str) -> Vec<AttackFinding> {
+    detect_depth(
+        text,
+        1,
+        &crate::cues::find(text, crate::cues::ANCHORS).anchors,
+    )
+}
+
+/// The anchor findings in `text` from its anchor occurrences (`anchors`: every one, by start,
+/// longest first at each start).
+fn detect_depth(text: &str, depth: u8, anchors: &[crate::cues::Hit]) -> Vec<AttackFinding> {
     let mut cx = Ctx {
         t: text.as_bytes(),
         text,
@@ -1035,37 +1027,30 @@ fn detect_depth(text: &str, depth: u8) -> Vec<AttackFinding> {
     if depth == 0 {
         scan_blobs(&mut cx);
     }
-    for m in a.ac.find_iter(text) {
-        let (s, mut e) = (m.start(), m.end());
-        let Some(&(mut pat, mut kind)) = ANCHORS.get(m.pattern().as_usize()) else {
+    for here in crate::cues::leftmost_longest(anchors) {
+        let s = here[0].1;
+        let Some(&(longest, _)) = ANCHORS.get(here[0].0) else {
             continue;
         };
-        let pb = pat.as_bytes();
-        if pb.first().is_some_and(|&b| is_wb(b)) && s > 0 && is_wb(cx.t[s - 1]) {
+        if longest.as_bytes().first().is_some_and(|&b| is_wb(b)) && s > 0 && is_wb(cx.t[s - 1]) {
             continue;
         }
         // A longest anchor that fails its right boundary ("uncensored mode" in "uncensored
-        // model") may hide a shorter one at the same start: retry anchored, ending earlier.
+        // model") may hide a shorter one at the same start: the longest that holds.
         let right_ok = |pat: &str, kind: K, e: usize| {
             kind.stem()
                 || !pat.as_bytes().last().is_some_and(|&b| is_wb(b))
                 || e >= cx.t.len()
                 || !is_wb(cx.t[e])
         };
-        let mut ok = right_ok(pat, kind, e);
-        while !ok && e > s + 1 {
-            let input = Input::new(text).anchored(Anchored::Yes).span(s..e - 1);
-            let Some(m2) = a.ac.find(input) else { break };
-            let Some(&(p2, k2)) = ANCHORS.get(m2.pattern().as_usize()) else {
-                break;
-            };
-            (pat, kind, e) = (p2, k2, m2.end());
-            ok = right_ok(pat, kind, e);
-        }
-        if !ok {
+        let Some((kind, e)) = here
+            .iter()
+            .filter_map(|&(p, _, e)| ANCHORS.get(p).map(|&(pat, kind)| (pat, kind, e)))
+            .find(|&(pat, kind, e)| right_ok(pat, kind, e))
+            .map(|(_, kind, e)| (kind, e))
+        else {
             continue;
-        }
-        let _ = pat;
+        };
         // End of the whole word the anchor starts (for stems).
         let mut we = e;
         while we < cx.t.len() && is_wb(cx.t[we]) {
@@ -2881,7 +2866,7 @@ fn rot13_rescan(cx: &mut Ctx<'_>, kind: K, s: usize, e: usize) {
     let Ok(decoded) = std::str::from_utf8(&buf[..n]) else {
         return;
     };
-    let inner = detect_depth(decoded, 1);
+    let inner = detect_decoded(decoded);
     let Some(max) = inner.iter().map(|f| f.confidence).max() else {
         return;
     };
@@ -2985,7 +2970,7 @@ fn blob(cx: &mut Ctx<'_>, s: usize, e: usize, hex: bool) {
         };
         if let Some(text) = printable_text(&buf[..n]) {
             cx.printable_blob = true;
-            let inner = detect_depth(text, 1);
+            let inner = detect_decoded(text);
             best = best.max(inner.iter().map(|f| f.confidence).max());
         }
         if end >= e {
@@ -3024,7 +3009,10 @@ mod tests {
                 format!("Intro line. {text} And after. {text}"),
             ] {
                 assert_eq!(
-                    crate::techniques::detect_triggered(&t),
+                    crate::techniques::detect_triggered(
+                        &t,
+                        &crate::cues::find(&t, crate::cues::TRIGGERS).triggers
+                    ),
                     crate::techniques::detect(&t),
                     "{t:?}"
                 );

@@ -7,6 +7,7 @@
 
 pub mod attack;
 pub mod checks;
+mod cues;
 mod decode;
 pub mod entity;
 mod fnv;

@@ -66,83 +66,79 @@ pub fn above(text: &str, ceiling: &Label) -> Vec<Marking> {
 
 /// [`find`] on text already normalized.
 pub(crate) fn find_normalized(text: &str) -> Vec<Marking> {
+    find_at(
+        text,
+        &crate::cues::find(text, crate::cues::MARKINGS).markings,
+    )
+}
+
+/// [`find_normalized`] from the starts of the cues in `text` (ascending), found elsewhere.
+pub(crate) fn find_at(text: &str, cues: &[usize]) -> Vec<Marking> {
     let b = text.as_bytes();
     let mut out = Vec::new();
-    // Only lines with something a marking needs (a level word, an abbreviation next to a
-    // slash or a parenthesis, a letter-spaced level, a classification prefix) are parsed.
+    // Only lines with a cue are parsed.
     let mut scanned_to = 0;
-    for m in cues().find_iter(b) {
-        if m.start() < scanned_to {
+    for &at in cues {
+        if at < scanned_to {
             continue;
         }
         // A cue inside a word ("cui" in "circuit", "s//" in "https://") starts nothing.
-        if m.start() > 0
-            && b[m.start()].is_ascii_alphanumeric()
-            && b[m.start() - 1].is_ascii_alphanumeric()
-        {
+        if at > 0 && b[at].is_ascii_alphanumeric() && b[at - 1].is_ascii_alphanumeric() {
             continue;
         }
-        let line_start = b[..m.start()]
+        let line_start = b[..at]
             .iter()
             .rposition(|c| *c == b'\n')
             .map_or(0, |p| p + 1);
-        let line_end = b[m.start()..]
+        let line_end = b[at..]
             .iter()
             .position(|c| *c == b'\n')
-            .map_or(b.len(), |p| m.start() + p);
+            .map_or(b.len(), |p| at + p);
         scan_line(text, line_start, line_end, &mut out);
         scanned_to = line_end + 1;
     }
     out
 }
 
-fn cues() -> &'static aho_corasick::AhoCorasick {
-    use std::sync::OnceLock;
-    static CUES: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
-    CUES.get_or_init(|| {
-        let cues = [
-            "secret",
-            "confidential",
-            "unclassified",
-            "classif",
-            "cui",
-            "marking",
-            "banner",
-            "ts/",
-            "ts /",
-            "(ts)",
-            "(s)",
-            "(c)",
-            "(u)",
-            "s//",
-            "c//",
-            "u//",
-            "s /",
-            "c /",
-            "u /",
-            "s/n",
-            "c/n",
-            "u/n",
-            "s/r",
-            "c/r",
-            "u/r",
-            "s/o",
-            "c/o",
-            "s/p",
-            "c/p",
-            "u/f",
-            "s e c",
-            "c o n",
-            "u n c",
-            "t o p",
-        ];
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(cues)
-            .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
-    })
-}
+/// What a line needs for a marking to be looked for on it: a level word, an abbreviation next
+/// to a slash or a parenthesis, a letter-spaced level, a classification prefix (found with the
+/// other detectors' cues, in `crate::cues`).
+pub(crate) const CUES: &[&str] = &[
+    "secret",
+    "confidential",
+    "unclassified",
+    "classif",
+    "cui",
+    "marking",
+    "banner",
+    "ts/",
+    "ts /",
+    "(ts)",
+    "(s)",
+    "(c)",
+    "(u)",
+    "s//",
+    "c//",
+    "u//",
+    "s /",
+    "c /",
+    "u /",
+    "s/n",
+    "c/n",
+    "u/n",
+    "s/r",
+    "c/r",
+    "u/r",
+    "s/o",
+    "c/o",
+    "s/p",
+    "c/p",
+    "u/f",
+    "s e c",
+    "c o n",
+    "u n c",
+    "t o p",
+];
 
 /// A word of the line, letter-spaced runs joined.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::attack::{self, Confidence};
+use crate::cues;
 use crate::markings;
 use crate::normalize::View;
 use crate::scan::{self, EntitySet};
@@ -657,11 +658,27 @@ impl Policy {
                 }
             }
         }
-        let (lists, h) = self.detect_lists(text, s);
+        // The fixed cues of the detectors that are on, in one pass.
+        let mut want = 0;
+        if self.attack[s].is_some() {
+            want |= cues::ANCHORS | cues::TRIGGERS;
+        }
+        if ceiling.is_some() {
+            want |= cues::MARKINGS;
+        }
+        if self.profanity[s].is_some() {
+            want |= cues::PROFANITY;
+        }
+        let found = if want == 0 {
+            cues::Cues::default()
+        } else {
+            cues::find(text, want)
+        };
+        let (lists, h) = self.detect_lists(text, s, &found.profanity);
         hold = hold.min(h);
         out.extend(lists);
         if let Some((threshold, action)) = self.attack[s] {
-            for f in attack::detect(text) {
+            for f in attack::detect_with(text, &found) {
                 if f.confidence >= threshold {
                     out.push(Detection {
                         start: f.start,
@@ -675,7 +692,7 @@ impl Policy {
             // filters never need a hold.
         }
         if let Some(allowed) = ceiling {
-            for m in markings::find_normalized(text) {
+            for m in markings::find_at(text, &found.markings) {
                 if !allowed(&m.label) {
                     out.push(Detection {
                         start: m.start,
@@ -727,7 +744,12 @@ impl Policy {
 
     /// Site regexes and word lists (custom words and profanity) over `text`, and the hold
     /// they need when streamed.
-    fn detect_lists(&self, text: &str, s: usize) -> (Vec<Detection>, usize) {
+    fn detect_lists(
+        &self,
+        text: &str,
+        s: usize,
+        profanity: &[cues::Hit],
+    ) -> (Vec<Detection>, usize) {
         let (mut out, mut hold) = self.detect_regexes(text, s);
         let mut any_words = false;
         for (list, actions) in &self.words {
@@ -746,7 +768,7 @@ impl Policy {
         }
         if let Some(action) = self.profanity[s] {
             any_words = true;
-            for (a, b) in words::profanity().find(text) {
+            for (a, b) in words::profanity().find_from(text, profanity.iter().copied()) {
                 out.push(Detection {
                     start: a,
                     end: b,

@@ -510,33 +510,23 @@ fn sentences(b: &[u8], from: usize, to: usize) -> Vec<(usize, usize, u32)> {
 }
 
 /// The cues every technique needs at least one of in the sentence it flags (rules, a
-/// permissive promise, a reader addressed, what came before, a restricted mode, a prompt), in
-/// one case-blind automaton: only sentences with a match (and the sentence before each) are
-/// judged, so prose without them costs one automaton pass.
-fn triggers() -> &'static aho_corasick::AhoCorasick {
-    static T: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
-    T.get_or_init(|| {
-        let needed = RULES | PERMISSIVE | READER | BEFORE | MODE | PROMPT;
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(
-                CUES.iter()
-                    .filter(move |(_, f)| f & needed != 0)
-                    .map(|(p, _)| *p),
-            )
-            .unwrap_or_else(|_| unreachable!("fixed patterns compile"))
-    })
+/// permissive promise, a reader addressed, what came before, a restricted mode, a prompt): only
+/// sentences with one (and the sentence before each) are judged, so prose without them costs
+/// only its share of the shared cue pass (`crate::cues`).
+pub(crate) fn trigger_patterns() -> impl Iterator<Item = &'static str> {
+    let needed = RULES | PERMISSIVE | READER | BEFORE | MODE | PROMPT;
+    CUES.iter()
+        .filter(move |(_, f)| f & needed != 0)
+        .map(|(p, _)| *p)
 }
 
-/// The technique findings in `text`, judged around the trigger cues only; the same as
-/// [`detect`].
-pub(crate) fn detect_triggered(text: &str) -> Vec<AttackFinding> {
-    let at: Vec<usize> = triggers().find_iter(text).map(|m| m.start()).collect();
+/// The technique findings in `text`, judged around the trigger cues only (`at`: their starts,
+/// ascending); the same as [`detect`].
+pub(crate) fn detect_triggered(text: &str, at: &[usize]) -> Vec<AttackFinding> {
     if at.is_empty() {
         return Vec::new();
     }
-    detect_at(text, &at)
+    detect_at(text, at)
 }
 
 /// The technique findings in the sentences of `text` around `triggers` (byte offsets of

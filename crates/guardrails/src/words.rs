@@ -41,6 +41,9 @@ pub struct WordList {
     /// For each automaton pattern, the remaining words of every entry that starts with it
     /// (an empty tail is a one-word entry).
     tails: Vec<Vec<Vec<Box<str>>>>,
+    /// The distinct first words, in pattern order (for `crate::cues`, which finds the managed
+    /// list's first words in its shared pass).
+    firsts: Vec<String>,
     /// Number of distinct entries.
     entries: usize,
 }
@@ -116,7 +119,12 @@ impl WordList {
                 })
                 .ok()
         };
-        WordList { ac, tails, entries }
+        WordList {
+            ac,
+            tails,
+            firsts,
+            entries,
+        }
     }
 
     /// Number of distinct entries.
@@ -129,17 +137,35 @@ impl WordList {
         self.entries == 0
     }
 
+    /// The distinct first words of the entries.
+    pub(crate) fn firsts(&self) -> &[String] {
+        &self.firsts
+    }
+
     /// Calls `f(start, end)` for every valid (boundary-checked) candidate match, in order of the
     /// end of its first word. `f` returns `false` to stop.
-    fn candidates<F: FnMut(usize, usize) -> bool>(&self, text: &str, mut f: F) {
+    fn candidates<F: FnMut(usize, usize) -> bool>(&self, text: &str, f: F) {
         let Some(ac) = &self.ac else { return };
+        let hits = ac
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+        self.candidates_from(text, hits, f);
+    }
+
+    /// [`WordList::candidates`] from the first words' occurrences (`(first, start, end)`, every
+    /// one, in order of their end), found elsewhere.
+    fn candidates_from<F: FnMut(usize, usize) -> bool>(
+        &self,
+        text: &str,
+        hits: impl Iterator<Item = (usize, usize, usize)>,
+        mut f: F,
+    ) {
         let bytes = text.as_bytes();
-        for m in ac.find_overlapping_iter(text) {
-            let (s, e) = (m.start(), m.end());
+        for (first, s, e) in hits {
             if s > 0 && is_word_byte(bytes[s - 1]) {
                 continue;
             }
-            let Some(tails) = self.tails.get(m.pattern().as_usize()) else {
+            let Some(tails) = self.tails.get(first) else {
                 continue;
             };
             for tail in tails {
@@ -170,8 +196,24 @@ impl WordList {
 
     /// Byte spans of all non-overlapping matches, leftmost first, longest at each start.
     pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
+        let hits = ac
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+        self.find_from(text, hits)
+    }
+
+    /// [`WordList::find`] from the first words' occurrences found elsewhere (see
+    /// [`WordList::candidates_from`]).
+    pub(crate) fn find_from(
+        &self,
+        text: &str,
+        hits: impl Iterator<Item = (usize, usize, usize)>,
+    ) -> Vec<(usize, usize)> {
         let mut out: Vec<(usize, usize)> = Vec::new();
-        self.candidates(text, |s, e| {
+        self.candidates_from(text, hits, |s, e| {
             out.push((s, e));
             true
         });
