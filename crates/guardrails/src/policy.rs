@@ -415,14 +415,18 @@ pub struct Detection {
 }
 
 impl Detection {
-    fn mask(&self) -> String {
-        match &self.kind {
-            Kind::Pii(t) => format!("{{{}}}", t.name()),
-            Kind::Regex(name) => format!("{{{name}}}"),
-            Kind::Word => "{WORD}".into(),
-            Kind::Profanity => "{PROFANITY}".into(),
-            Kind::Attack(..) | Kind::Spillage(_) => "{BLOCKED}".into(),
-        }
+    /// Appends the mask that replaces this detection (`{EMAIL}`, `{case_id}`) to `out`.
+    fn push_mask(&self, out: &mut String) {
+        let name = match &self.kind {
+            Kind::Pii(t) => t.name(),
+            Kind::Regex(name) => name.as_str(),
+            Kind::Word => "WORD",
+            Kind::Profanity => "PROFANITY",
+            Kind::Attack(..) | Kind::Spillage(_) => "BLOCKED",
+        };
+        out.push('{');
+        out.push_str(name);
+        out.push('}');
     }
 }
 
@@ -613,8 +617,20 @@ impl Policy {
         source: Source,
         ceiling: Option<Ceiling<'_>>,
     ) -> (Vec<Detection>, usize) {
+        self.detect_held(text, source, ceiling, true)
+    }
+
+    /// [`Policy::detect`]; the hold only when `streaming` (otherwise it is `text.len()`, and
+    /// what only a stream needs is not computed).
+    fn detect_held(
+        &self,
+        text: &str,
+        source: Source,
+        ceiling: Option<Ceiling<'_>>,
+        streaming: bool,
+    ) -> (Vec<Detection>, usize) {
         let view = View::new(text);
-        let (mut out, hold) = self.detect_in(view.text(), source, ceiling);
+        let (mut out, hold) = self.detect_in(view.text(), source, ceiling, streaming);
         let mut hold = view.start(hold).min(view.stable());
         if !view.is_identity() {
             for d in &mut out {
@@ -629,6 +645,9 @@ impl Policy {
             out.extend(fresh);
             out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
         }
+        if !streaming {
+            return (out, text.len());
+        }
         (out, hold.min(last_token_start(text)))
     }
 
@@ -638,6 +657,7 @@ impl Policy {
         text: &str,
         source: Source,
         ceiling: Option<Ceiling<'_>>,
+        streaming: bool,
     ) -> (Vec<Detection>, usize) {
         let s = source.idx();
         let mut out = Vec::new();
@@ -702,9 +722,11 @@ impl Policy {
                     });
                 }
             }
-            hold = hold.min(open_line_start(text));
-            if let Some(h) = markings::hold_from(text) {
-                hold = hold.min(h);
+            if streaming {
+                hold = hold.min(open_line_start(text));
+                if let Some(h) = markings::hold_from(text) {
+                    hold = hold.min(h);
+                }
             }
         }
         out.sort_by_key(|d| (d.start, std::cmp::Reverse(d.end)));
@@ -785,7 +807,7 @@ impl Policy {
 
     /// Evaluates `text` whole: blocks, masks or reports.
     pub fn evaluate(&self, text: &str, source: Source, ceiling: Option<Ceiling<'_>>) -> Outcome {
-        let (detections, _) = self.detect(text, source, ceiling);
+        let (detections, _) = self.detect_held(text, source, ceiling, false);
         let blocked = detections.iter().any(|d| d.action == Action::Block);
         let output = if blocked {
             self.block_message(source, &detections)
@@ -802,7 +824,8 @@ impl Policy {
 
 /// `text[from..to]` with the anonymized detections inside it replaced by their masks.
 pub fn apply_masks(text: &str, from: usize, to: usize, detections: &[Detection]) -> String {
-    let mut out = String::with_capacity(to - from);
+    // Masks are mostly longer than what they replace.
+    let mut out = String::with_capacity(to - from + 24 * detections.len());
     let mut at = from;
     for d in detections {
         if d.action != Action::Anonymize || d.end > to || d.end <= at {
@@ -814,7 +837,7 @@ pub fn apply_masks(text: &str, from: usize, to: usize, detections: &[Detection])
             continue;
         }
         out.push_str(&text[at..d.start]);
-        out.push_str(&d.mask());
+        d.push_mask(&mut out);
         at = d.end;
     }
     out.push_str(&text[at..to]);

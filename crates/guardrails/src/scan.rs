@@ -1097,7 +1097,12 @@ impl<'t> Scanner<'t> {
             let t = self.toks[i];
             let mut consumed = false;
             // Tables: a header row gives each column's cells the context its name announces.
-            let new_line = i == 0 || self.b[self.toks[i - 1].end..t.start].contains(&b'\n');
+            // Most gaps are one space: no memchr call for those.
+            let new_line = i == 0
+                || match &self.b[self.toks[i - 1].end..t.start] {
+                    [c] => *c == b'\n',
+                    gap => gap.contains(&b'\n'),
+                };
             if new_line {
                 cell = 0;
                 prev_cell = usize::MAX;
