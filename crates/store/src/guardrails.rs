@@ -71,7 +71,7 @@ impl Store {
             created_by,
             label,
         } = *new;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let latest: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM guardrails WHERE id = ?")
                 .bind(id)
@@ -215,6 +215,64 @@ mod tests {
             created_at: "t",
             created_by: "cli",
             label: "",
+        }
+    }
+
+    /// Versions added while another connection keeps writing (the background usage writer)
+    /// all land: a read-then-write transaction waits for the write lock instead of failing
+    /// with `SQLITE_BUSY`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn versions_land_while_usage_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).await.unwrap();
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let rec = crate::UsageRecord {
+                    at_ms: 0,
+                    day: "2026-12-03".into(),
+                    principal: "p".into(),
+                    key_id: None,
+                    groups: vec![],
+                    model: "m".into(),
+                    deployment: "d".into(),
+                    dialect: "openai".into(),
+                    prompt_tokens: 1,
+                    completion_tokens: 1,
+                    latency_ms: 1,
+                    outcome: "ok".into(),
+                    request_id: None,
+                };
+                for _ in 0..300 {
+                    s.insert_usage(std::slice::from_ref(&rec)).await.unwrap();
+                }
+            })
+        };
+        let mut adders = Vec::new();
+        for k in 0..3 {
+            let s = s.clone();
+            adders.push(tokio::spawn(async move {
+                let id = format!("g{k}");
+                for n in 0..40 {
+                    let v = NewGuardrailVersion {
+                        id: &id,
+                        name: "g",
+                        spec: "{}",
+                        created_at: "t",
+                        created_by: "cli",
+                        label: "",
+                    };
+                    s.add_guardrail_version(&v, n > 0).await.unwrap();
+                }
+            }));
+        }
+        for a in adders {
+            a.await.unwrap();
+        }
+        writer.await.unwrap();
+        for k in 0..3 {
+            let latest = s.get_guardrail(&format!("g{k}"), None).await.unwrap();
+            assert_eq!(latest.unwrap().version, 40);
         }
     }
 

@@ -99,9 +99,20 @@ impl Store {
         self.data_dir.join("models")
     }
 
+    /// A transaction that takes SQLite's write lock when it begins (`BEGIN IMMEDIATE`), waiting
+    /// out other writers. A deferred transaction that reads and then writes fails at once with
+    /// `SQLITE_BUSY` when another connection wrote in between (the usage writer runs in the
+    /// background), which reached callers as an internal error; every write transaction here
+    /// begins this way.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// A cheap write-and-read round trip, for readiness checks.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("CREATE TEMP TABLE IF NOT EXISTS readiness (x INTEGER)")
             .execute(&mut *tx)
             .await?;

@@ -48,7 +48,7 @@ impl Store {
         }
         // One multi-row statement per chunk: one round trip to the database per chunk, not
         // one per record (13 columns x 500 rows stays under SQLite's variable limit).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for chunk in records.chunks(500) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO usage_records (at_ms, day, principal, key_id, groups, model, deployment, dialect, \
