@@ -10,8 +10,12 @@
 //! `names::build` line of `callgrind_annotate --inclusive=yes`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
-use scif_guardrails::policy::{Guardrail, GuardrailSpec, Policy, Source};
+
+mod common;
+
+use scif_guardrails::policy::{Policy, Source};
 use scif_guardrails::scan::{scan, EntitySet};
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let texts: Vec<String> = std::fs::read_to_string(&args[1])
@@ -20,26 +24,8 @@ fn main() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v["text"].as_str().map(str::to_owned))
         .collect();
-    let entities: Vec<String> = scif_guardrails::EntityType::ALL
-        .iter()
-        .map(|t| format!(r#"{{"type":"{}","action":"ANONYMIZE"}}"#, t.name()))
-        .collect();
-    let body = format!(
-        r#"{{"name":"everything",
-        "sensitiveInformationPolicyConfig":{{"piiEntitiesConfig":[{}],
-          "regexesConfig":[{{"name":"case_id","pattern":"CASE-[0-9]{{6}}","action":"ANONYMIZE"}}]}},
-        "wordPolicyConfig":{{"managedWordListsConfig":[{{"type":"PROFANITY"}}]}},
-        "contentPolicyConfig":{{"filtersConfig":[{{"type":"PROMPT_ATTACK","inputStrength":"HIGH"}}]}}}}"#,
-        entities.join(",")
-    );
-    let g = Guardrail {
-        id: "b".into(),
-        version: 1,
-        spec: GuardrailSpec::from_json(body.as_bytes()).unwrap(),
-    };
-    let policy = Policy::new(&[&g]).unwrap();
-    let ceiling = scif_labels::Label::parse_banner("SECRET").unwrap();
-    let allowed = move |l: &scif_labels::Label| ceiling.dominates(l);
+    let policy = common::bench_policy(true);
+    let allowed = common::secret_ceiling();
     let mut sink = 0;
     // warm the automata
     sink += policy

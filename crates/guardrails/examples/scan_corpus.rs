@@ -16,7 +16,9 @@
 use std::io::Write;
 use std::time::Instant;
 
-use scif_guardrails::policy::{Guardrail, GuardrailSpec, Policy, Source};
+mod common;
+
+use scif_guardrails::policy::Source;
 use scif_guardrails::scan::{scan, EntitySet};
 use scif_guardrails::EntityType;
 use serde_json::json;
@@ -55,26 +57,8 @@ fn main() {
     }
     out.flush().unwrap();
 
-    let entities: Vec<String> = EntityType::ALL
-        .iter()
-        .map(|t| format!(r#"{{"type":"{}","action":"ANONYMIZE"}}"#, t.name()))
-        .collect();
-    let body = format!(
-        r#"{{"name":"everything",
-        "sensitiveInformationPolicyConfig":{{"piiEntitiesConfig":[{}],
-          "regexesConfig":[{{"name":"case_id","pattern":"CASE-[0-9]{{6}}","action":"ANONYMIZE"}}]}},
-        "wordPolicyConfig":{{"managedWordListsConfig":[{{"type":"PROFANITY"}}]}},
-        "contentPolicyConfig":{{"filtersConfig":[{{"type":"PROMPT_ATTACK","inputStrength":"HIGH"}}]}}}}"#,
-        entities.join(",")
-    );
-    let g = Guardrail {
-        id: "bench".into(),
-        version: 1,
-        spec: GuardrailSpec::from_json(body.as_bytes()).unwrap(),
-    };
-    let policy = Policy::new(&[&g]).unwrap();
-    let ceiling = scif_labels::Label::parse_banner("SECRET").unwrap();
-    let allowed = move |l: &scif_labels::Label| ceiling.dominates(l);
+    let policy = common::bench_policy(true);
+    let allowed = common::secret_ceiling();
 
     // Warm up, then time passes over the whole corpus until two seconds have gone by.
     let measure = |f: &mut dyn FnMut(&str)| {

@@ -5,10 +5,12 @@
 
 use std::time::Instant;
 
+mod common;
+
 use scif_guardrails::attack;
 use scif_guardrails::markings;
 use scif_guardrails::normalize::View;
-use scif_guardrails::policy::{Guardrail, GuardrailSpec, Policy, Source};
+use scif_guardrails::policy::Source;
 use scif_guardrails::scan::{scan, scan_detailed, EntitySet};
 
 fn main() {
@@ -44,33 +46,8 @@ fn main() {
     time("attack techniques", &mut |t| {
         scif_guardrails::techniques::detect(t).len()
     });
-    let make = |attack: bool| {
-        let entities: Vec<String> = scif_guardrails::EntityType::ALL
-            .iter()
-            .map(|t| format!(r#"{{"type":"{}","action":"ANONYMIZE"}}"#, t.name()))
-            .collect();
-        let filter = if attack {
-            r#","contentPolicyConfig":{"filtersConfig":[{"type":"PROMPT_ATTACK","inputStrength":"HIGH"}]}"#
-        } else {
-            ""
-        };
-        let body = format!(
-            r#"{{"name":"p","sensitiveInformationPolicyConfig":{{"piiEntitiesConfig":[{}],
-              "regexesConfig":[{{"name":"case_id","pattern":"CASE-[0-9]{{6}}","action":"ANONYMIZE"}}]}},
-              "wordPolicyConfig":{{"managedWordListsConfig":[{{"type":"PROFANITY"}}]}}{}}}"#,
-            entities.join(","),
-            filter
-        );
-        let g = Guardrail {
-            id: "p".into(),
-            version: 1,
-            spec: GuardrailSpec::from_json(body.as_bytes()).unwrap(),
-        };
-        Policy::new(&[&g]).unwrap()
-    };
-    let (with, without) = (make(true), make(false));
-    let ceiling = scif_labels::Label::parse_banner("SECRET").unwrap();
-    let allowed = move |l: &scif_labels::Label| ceiling.dominates(l);
+    let (with, without) = (common::bench_policy(true), common::bench_policy(false));
+    let allowed = common::secret_ceiling();
     time("policy: everything", &mut |t| {
         with.evaluate(t, Source::Input, Some(&allowed))
             .detections

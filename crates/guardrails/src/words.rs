@@ -145,11 +145,19 @@ impl WordList {
     /// Calls `f(start, end)` for every valid (boundary-checked) candidate match, in order of the
     /// end of its first word. `f` returns `false` to stop.
     fn candidates<F: FnMut(usize, usize) -> bool>(&self, text: &str, f: F) {
-        let Some(ac) = &self.ac else { return };
-        let hits = ac
-            .find_overlapping_iter(text)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-        self.candidates_from(text, hits, f);
+        self.candidates_from(text, self.first_words(text), f);
+    }
+
+    /// Every occurrence of an entry's first word in `text`, `(first, start, end)`, in order of
+    /// its end.
+    fn first_words<'t>(
+        &'t self,
+        text: &'t str,
+    ) -> impl Iterator<Item = (usize, usize, usize)> + 't {
+        self.ac.iter().flat_map(move |ac| {
+            ac.find_overlapping_iter(text)
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+        })
     }
 
     /// [`WordList::candidates`] from the first words' occurrences (`(first, start, end)`, every
@@ -196,13 +204,7 @@ impl WordList {
 
     /// Byte spans of all non-overlapping matches, leftmost first, longest at each start.
     pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
-        let Some(ac) = &self.ac else {
-            return Vec::new();
-        };
-        let hits = ac
-            .find_overlapping_iter(text)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-        self.find_from(text, hits)
+        self.find_from(text, self.first_words(text))
     }
 
     /// [`WordList::find`] from the first words' occurrences found elsewhere (see
