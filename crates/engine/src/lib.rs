@@ -5,10 +5,12 @@
 //! This crate knows nothing of HTTP, storage or identity. Its boundary is [`Engine`]: give it
 //! chat messages or token ids, get a stream of [`GenerationEvent`]s.
 
+pub mod encoder;
 pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod prefix;
+pub mod safetensors;
 pub mod sampler;
 pub mod scheduler;
 pub mod stop;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
+pub use encoder::{EmbedError, Encoder, EncoderInfo, EncoderService, Precision};
 pub use gguf::{GgufFile, ModelMetadata};
 pub use sampler::SamplingParams;
 pub use scheduler::{
@@ -288,6 +291,12 @@ impl Engine {
     pub fn cancel_all(&self) {
         self.stats.cancel_all.store(true, Ordering::SeqCst);
     }
+}
+
+/// Size the kernel thread pool (shared by every model in the process) if nothing has yet; a
+/// later call, or one after a model was loaded, changes nothing.
+pub fn init_kernel_threads(threads: usize) {
+    let _ = rayon_pool(threads);
 }
 
 fn rayon_pool(threads: usize) -> Result<(), String> {

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use scif_engine::{Engine, GenerationEvent, SubmitError, TemplateMessage};
+use scif_engine::{
+    EmbedError, EncoderService, Engine, GenerationEvent, SubmitError, TemplateMessage,
+};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use scif_provider::{
-    ChatEvent, ChatRequest, FinishReason, ModelInfo, ModelLoad, Provider, ProviderError,
-    SamplingParams, Started, Usage,
+    ChatEvent, ChatRequest, EmbedRequest, Embeddings, FinishReason, ModelInfo, ModelLoad, Provider,
+    ProviderError, SamplingParams, Started, Usage,
 };
 
 /// The engine's sampling parameters for a provider request's.
@@ -34,8 +36,15 @@ pub struct LocalModel {
     pub engine: Arc<Engine>,
 }
 
+/// An embedded sentence encoder (an embedding model) behind its batching thread.
+pub struct LocalEncoder {
+    pub info: ModelInfo,
+    pub service: Arc<EncoderService>,
+}
+
 pub struct LocalProvider {
     models: BTreeMap<String, LocalModel>,
+    encoders: BTreeMap<String, LocalEncoder>,
     retry_after_secs: u64,
 }
 
@@ -43,8 +52,18 @@ impl LocalProvider {
     pub fn new(models: Vec<LocalModel>, retry_after_secs: u64) -> Self {
         Self {
             models: models.into_iter().map(|m| (m.info.id.clone(), m)).collect(),
+            encoders: BTreeMap::new(),
             retry_after_secs,
         }
+    }
+
+    /// The embedding models this provider also serves.
+    pub fn with_encoders(mut self, encoders: Vec<LocalEncoder>) -> Self {
+        self.encoders = encoders
+            .into_iter()
+            .map(|e| (e.info.id.clone(), e))
+            .collect();
+        self
     }
 
     pub fn engine(&self, model: &str) -> Option<&Arc<Engine>> {
@@ -53,6 +72,12 @@ impl LocalProvider {
 
     /// The model and the prompt's tokens, through the model's own chat template.
     fn prompt(&self, req: &ChatRequest) -> Result<(&LocalModel, Vec<u32>), ProviderError> {
+        if self.encoders.contains_key(&req.model) {
+            return Err(ProviderError::InvalidRequest(format!(
+                "the model `{}` is an embedding model: it answers embedding requests, not chat",
+                req.model
+            )));
+        }
         let m = self
             .models
             .get(&req.model)
@@ -97,7 +122,11 @@ impl Provider for LocalProvider {
     }
 
     fn models(&self) -> Vec<ModelInfo> {
-        self.models.values().map(|m| m.info.clone()).collect()
+        self.models
+            .values()
+            .map(|m| m.info.clone())
+            .chain(self.encoders.values().map(|e| e.info.clone()))
+            .collect()
     }
 
     fn load(&self, model: &str) -> ModelLoad {
@@ -154,6 +183,63 @@ impl Provider for LocalProvider {
         });
         Ok(Started {
             events: Box::pin(stream),
+            served_by: "local".into(),
+        })
+    }
+
+    async fn embed(&self, req: EmbedRequest) -> Result<Embeddings, ProviderError> {
+        let Some(e) = self.encoders.get(&req.model) else {
+            if self.models.contains_key(&req.model) {
+                return Err(ProviderError::InvalidRequest(format!(
+                    "the model `{}` is a chat model; it does not produce embeddings",
+                    req.model
+                )));
+            }
+            return Err(ProviderError::ModelNotFound(req.model));
+        };
+        let encoder = e.service.encoder();
+        if let Some(d) = req.dimensions.filter(|d| *d != encoder.dims()) {
+            return Err(ProviderError::InvalidParam {
+                param: "dimensions",
+                message: format!(
+                    "dimensions {d} is not supported: the model `{}` produces {}-dimensional vectors",
+                    req.model,
+                    encoder.dims()
+                ),
+            });
+        }
+        let limit = encoder.max_tokens();
+        let mut seqs = Vec::with_capacity(req.inputs.len());
+        for (i, text) in req.inputs.iter().enumerate() {
+            let ids = encoder
+                .tokenize(text)
+                .map_err(|e| ProviderError::Internal(e.to_string()))?;
+            if ids.len() > limit {
+                return Err(ProviderError::ContextLength(format!(
+                    "input {i} is {} tokens long; this model's maximum input length is {limit} tokens",
+                    ids.len()
+                )));
+            }
+            seqs.push(ids);
+        }
+        let prompt_tokens = seqs.iter().map(Vec::len).sum();
+        let rx = e.service.submit(seqs).map_err(|err| match err {
+            EmbedError::QueueFull => ProviderError::Overloaded {
+                retry_after_secs: self.retry_after_secs,
+            },
+            EmbedError::Stopped => ProviderError::Unavailable(err.to_string()),
+            EmbedError::Invalid(m) => ProviderError::InvalidRequest(m),
+        })?;
+        let vectors = rx
+            .await
+            .map_err(|_| ProviderError::Unavailable("the encoder stopped".into()))?
+            .map_err(|err| match err {
+                EmbedError::Invalid(m) => ProviderError::InvalidRequest(m),
+                other => ProviderError::Unavailable(other.to_string()),
+            })?;
+        Ok(Embeddings {
+            vectors,
+            prompt_tokens,
             served_by: "local".into(),
         })
     }

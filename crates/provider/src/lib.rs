@@ -180,6 +180,12 @@ pub enum ProviderError {
     ContextLength(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// A request parameter the model cannot honour (named, for the caller's error).
+    #[error("{message}")]
+    InvalidParam {
+        param: &'static str,
+        message: String,
+    },
     /// Too much work queued; try again after the given seconds.
     #[error("the server is busy; retry after {retry_after_secs} seconds")]
     Overloaded { retry_after_secs: u64 },
@@ -190,6 +196,28 @@ pub enum ProviderError {
     NotAccredited(String),
     #[error("{0}")]
     Internal(String),
+}
+
+/// A request for embeddings, after the pipeline's inspection.
+#[derive(Debug, Clone)]
+pub struct EmbedRequest {
+    pub model: String,
+    /// The texts to embed.
+    pub inputs: Vec<String>,
+    /// The vector size the caller asked for (`None`: the model's own).
+    pub dimensions: Option<usize>,
+    /// The label of the inputs (a provider sends them only where that label may go).
+    pub input_label: scif_labels::Label,
+}
+
+/// One vector per input, in order.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the inputs made, special tokens included.
+    pub prompt_tokens: usize,
+    /// The deployment that computed them ("local" for the embedded engine).
+    pub served_by: String,
 }
 
 #[async_trait]
@@ -221,6 +249,14 @@ pub trait Provider: Send + Sync {
     async fn count_tokens(&self, req: &ChatRequest) -> Result<usize, ProviderError> {
         Err(ProviderError::InvalidRequest(format!(
             "token counting is not available for the model `{}`",
+            req.model
+        )))
+    }
+
+    /// Embed texts (or token ids) with an embedding model. Chat models say they cannot.
+    async fn embed(&self, req: EmbedRequest) -> Result<Embeddings, ProviderError> {
+        Err(ProviderError::InvalidRequest(format!(
+            "the model `{}` does not produce embeddings",
             req.model
         )))
     }

@@ -73,6 +73,9 @@ pub async fn import(
     if store.get_model(name).await?.is_some() {
         return Err(StoreError::ModelExists(name.into()).into());
     }
+    if src.is_dir() {
+        return import_encoder(store, src, name, label, handling).await;
+    }
     // Validate before copying: a file that is not a usable model never enters the data dir.
     let gguf = GgufFile::open(src)?;
     let meta = gguf.metadata()?;
@@ -107,6 +110,95 @@ pub async fn import(
     Ok(record)
 }
 
+/// The format of an encoder directory's record (a sentence-transformers model directory).
+pub const ENCODER_FORMAT: &str = "sentence-transformers";
+
+/// The digest of an encoder directory: SHA-256 over its manifest, one `sha256  path` line per
+/// file the encoder reads (sorted by path), so that a changed, added or removed file changes it.
+pub fn encoder_digest(dir: &Path) -> Result<(String, u64), RegistryError> {
+    let mut manifest = String::new();
+    let mut size = 0u64;
+    let mut files = scif_engine::encoder::encoder_files(dir);
+    files.sort_unstable();
+    for f in files {
+        let path = dir.join(f);
+        size += std::fs::metadata(&path).map_err(io_err(&path))?.len();
+        manifest.push_str(&format!("{}  {f}\n", sha256_file(&path)?));
+    }
+    Ok((hex::encode(Sha256::digest(manifest.as_bytes())), size))
+}
+
+/// Import a sentence-encoder directory: validated by loading it, then its files copied into
+/// `models/<digest>/` and recorded under the digest of their manifest.
+async fn import_encoder(
+    store: &Store,
+    src: &Path,
+    name: &str,
+    label: &Label,
+    handling: &[String],
+) -> Result<ModelRecord, RegistryError> {
+    let dir = src.to_path_buf();
+    let info = tokio::task::spawn_blocking(move || {
+        scif_engine::Encoder::load(&dir, scif_engine::Precision::F32).map(|e| e.info())
+    })
+    .await
+    .map_err(|e| RegistryError::Io {
+        path: src.display().to_string(),
+        message: e.to_string(),
+    })??;
+    let (sha256, size) = encoder_digest(src)?;
+    let models_dir = store.models_dir();
+    let tmp = models_dir.join(format!(".import-{}.tmp", std::process::id()));
+    let dest = models_dir.join(&sha256);
+    let copied = (|| -> Result<(), RegistryError> {
+        for f in scif_engine::encoder::encoder_files(src) {
+            let to = tmp.join(f);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            std::fs::copy(src.join(f), &to).map_err(io_err(&to))?;
+        }
+        if dest.exists() {
+            // The same files, imported before under another name.
+            std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        } else {
+            std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    // The copy must be what was validated.
+    let (copy_digest, _) = encoder_digest(&dest)?;
+    if copy_digest != sha256 {
+        let _ = std::fs::remove_dir_all(&dest);
+        return Err(RegistryError::Io {
+            path: src.display().to_string(),
+            message: "the files changed while they were imported".into(),
+        });
+    }
+    let record = ModelRecord {
+        name: name.into(),
+        file_name: sha256.clone(),
+        sha256,
+        size_bytes: size,
+        format: ENCODER_FORMAT.into(),
+        architecture: "bert".into(),
+        parameter_count: info.parameters,
+        context_length: info.max_tokens as u64,
+        quantization: "f32".into(),
+        license: None,
+        source_name: None,
+        imported_at: now_rfc3339(),
+        label: label.banner(),
+        handling: handling.to_vec(),
+    };
+    store.insert_model(&record).await?;
+    Ok(record)
+}
+
 /// Remove a model's record, and its file when no other record uses it.
 pub async fn remove(store: &Store, name: &str) -> Result<ModelRecord, RegistryError> {
     let record = store
@@ -115,7 +207,12 @@ pub async fn remove(store: &Store, name: &str) -> Result<ModelRecord, RegistryEr
         .ok_or_else(|| RegistryError::NotFound(name.into()))?;
     if !store.file_in_use(&record.file_name).await? {
         let path = store.models_dir().join(&record.file_name);
-        if let Err(e) = std::fs::remove_file(&path) {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(io_err(&path)(e));
             }
@@ -135,7 +232,11 @@ pub fn label_of(record: &ModelRecord) -> Result<Label, RegistryError> {
 /// The path of a model's file after checking its digest against the record.
 pub fn verified_path(store: &Store, record: &ModelRecord) -> Result<PathBuf, RegistryError> {
     let path = store.models_dir().join(&record.file_name);
-    let actual = sha256_file(&path)?;
+    let actual = if record.format == ENCODER_FORMAT {
+        encoder_digest(&path)?.0
+    } else {
+        sha256_file(&path)?
+    };
     if actual != record.sha256 {
         return Err(RegistryError::DigestMismatch {
             name: record.name.clone(),

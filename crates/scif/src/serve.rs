@@ -46,6 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         prefix_cache_bytes: cfg.engine.prefix_cache_mb << 20,
     };
     let mut local = Vec::new();
+    let mut encoders = Vec::new();
     for r in records {
         // A model file that changed since import is refused, and the server does not start:
         // serving the wrong weights silently is worse than not serving.
@@ -56,6 +57,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             r.name
         );
         let path = scif_registry::verified_path(&store, &r)?;
+        if r.format == scif_registry::ENCODER_FORMAT {
+            encoders.push(load_encoder(&cfg, &r, &label, path).await?);
+            continue;
+        }
         let o = opts.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &o))
             .await?
@@ -97,10 +102,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(g)
     };
     let mut providers = Providers::default();
-    providers.add(Arc::new(LocalProvider::new(
-        local,
-        cfg.server.retry_after_secs,
-    )));
+    providers.add(Arc::new(
+        LocalProvider::new(local, cfg.server.retry_after_secs).with_encoders(encoders),
+    ));
     if let Some(g) = &gateway {
         providers.add_dynamic(g.clone());
     }
@@ -254,6 +258,48 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// An imported embedding model, loaded behind its batching thread.
+async fn load_encoder(
+    cfg: &scif_config::Config,
+    r: &scif_store::ModelRecord,
+    label: &scif_labels::Label,
+    path: std::path::PathBuf,
+) -> anyhow::Result<scif_local::LocalEncoder> {
+    let precision = match cfg.engine.embedding_precision {
+        scif_config::EmbeddingPrecision::F32 => scif_engine::Precision::F32,
+        scif_config::EmbeddingPrecision::Q8 => scif_engine::Precision::Q8,
+    };
+    let threads = cfg.engine_threads();
+    let encoder = tokio::task::spawn_blocking(move || {
+        scif_engine::init_kernel_threads(threads);
+        scif_engine::Encoder::load(&path, precision)
+    })
+    .await?
+    .with_context(|| format!("loading embedding model {}", r.name))?;
+    tracing::info!(model = %r.name, sha256 = %r.sha256, precision = precision.as_str(), dims = encoder.dims(), "embedding model loaded");
+    let info = ModelInfo {
+        id: r.name.clone(),
+        created: scif_registry::rfc3339_to_unix(&r.imported_at),
+        owned_by: "scif".into(),
+        context_length: encoder.max_tokens(),
+        architecture: r.architecture.clone(),
+        quantization: precision.as_str().into(),
+        parameter_count: r.parameter_count,
+        sha256: r.sha256.clone(),
+        license: r.license.clone(),
+        label: label.banner(),
+    };
+    let service = scif_engine::EncoderService::start(
+        encoder,
+        cfg.engine.max_queue,
+        cfg.engine.embedding_batch_tokens,
+    )?;
+    Ok(scif_local::LocalEncoder {
+        info,
+        service: Arc::new(service),
+    })
 }
 
 fn init_logging(level: &str, format: scif_config::LogFormat) {

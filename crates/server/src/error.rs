@@ -253,25 +253,8 @@ impl From<scif_service::Error> for ApiError {
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
-        match e {
-            ProviderError::ModelNotFound(m) => ApiError::ModelNotFound(m),
-            ProviderError::ContextLength(message) => ApiError::InvalidRequest {
-                message,
-                param: Some("messages".into()),
-                code: Some("context_length_exceeded"),
-            },
-            ProviderError::InvalidRequest(message) => ApiError::InvalidRequest {
-                message,
-                param: None,
-                code: None,
-            },
-            ProviderError::Overloaded { retry_after_secs } => {
-                ApiError::Overloaded { retry_after_secs }
-            }
-            ProviderError::Unavailable(m) => ApiError::Unavailable(m),
-            ProviderError::NotAccredited(m) => ApiError::Forbidden(m),
-            ProviderError::Internal(m) => ApiError::Internal(m),
-        }
+        // The service's one mapping, so that a provider's refusal reads the same everywhere.
+        ApiError::from(scif_service::Error::from(e))
     }
 }
 

@@ -123,6 +123,12 @@ pub static TABLE: &[Route] = &[
         Some(Action::InvokeModel),
     ),
     route(
+        Verb::Post,
+        "/v1/embeddings",
+        OpenAi,
+        Some(Action::InvokeModel),
+    ),
+    route(
         Verb::Get,
         "/v1/models",
         Negotiated,
@@ -199,6 +205,7 @@ fn handler(r: &Route) -> Option<MethodRouter<AppState>> {
     use crate::{anthropic, bedrock, health, metrics, openai};
     match r.path {
         "/v1/chat/completions" => Some(post(openai::chat::chat_completions)),
+        "/v1/embeddings" => Some(post(openai::embeddings::embeddings)),
         "/v1/models" => Some(get(openai::models::list)),
         "/v1/models/{id}" => Some(get(openai::models::get)),
         "/v1/messages" => Some(post(anthropic::messages)),

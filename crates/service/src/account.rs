@@ -284,6 +284,18 @@ impl Tracker {
         }
     }
 
+    /// The provider answered whole, without a stream of events (embeddings): `usage` is all
+    /// it used; `summary` stands for the answer in the trail when prompts are recorded.
+    pub fn done(mut self, usage: Usage, summary: &str) {
+        if let Some(slot) = &self.slot {
+            slot.update(|e| e.prompt_tokens = Some(usage.prompt_tokens as u64));
+        }
+        if let Some(t) = &mut self.text {
+            t.push_str(summary);
+        }
+        self.end(usage, Outcome::Finished(FinishReason::Stop), None);
+    }
+
     /// The provider failed before producing anything.
     pub fn failed(mut self, error: &crate::Error) {
         self.end(

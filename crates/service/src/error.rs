@@ -67,6 +67,11 @@ impl From<ProviderError> for Error {
                 param: None,
                 code: None,
             },
+            ProviderError::InvalidParam { param, message } => Error::InvalidRequest {
+                message,
+                param: Some(param.into()),
+                code: None,
+            },
             ProviderError::Overloaded { retry_after_secs } => {
                 Error::Overloaded { retry_after_secs }
             }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use scif_provider::{ChatRequest, Provider, Started};
+use scif_provider::{ChatRequest, EmbedRequest, Embeddings, Provider, Started};
 
 use crate::authorize::{Model, Permitted};
 use crate::error::Error;
@@ -22,4 +22,29 @@ pub async fn execute(
     chat.model = model.resource().name.clone();
     chat.input_label = flow.input.clone();
     provider.chat(chat).await.map_err(Error::from)
+}
+
+/// Sends (inspected) embedding inputs to the provider serving the model, labelled like a chat.
+pub async fn embed(
+    model: &Permitted<Model>,
+    _intent: &Intent,
+    flow: &Flow,
+    provider: &Arc<dyn Provider>,
+    mut req: EmbedRequest,
+) -> Result<Embeddings, Error> {
+    req.model = model.resource().name.clone();
+    req.input_label = flow.input.clone();
+    provider.embed(req).await.map_err(|e| match Error::from(e) {
+        // The parameter that was too long is the input, not chat messages.
+        Error::InvalidRequest {
+            message,
+            code: code @ Some("context_length_exceeded"),
+            ..
+        } => Error::InvalidRequest {
+            message,
+            param: Some("input".into()),
+            code,
+        },
+        other => other,
+    })
 }

@@ -48,7 +48,7 @@ use scif_store::Store;
 pub use call::{Call, Dialect};
 pub use error::Error;
 pub use flow::Flow;
-pub use pipeline::{count_tokens, invoke, Invocation};
+pub use pipeline::{count_tokens, embed, invoke, Embedded, Invocation};
 
 /// Which provider serves which model. Static providers (the embedded engine) serve a fixed
 /// set; dynamic ones (remote deployments) are asked, since a reload changes what they serve.

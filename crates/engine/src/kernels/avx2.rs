@@ -148,6 +148,51 @@ unsafe fn tile_inner<const KIND: u8>(
     }
 }
 
+/// Two f32 activation rows against four f32 weight rows, all of length `k` (a multiple of 8):
+/// per product eight lanes (lane `l` holds elements `l, l + 8, ...`) accumulated with fused
+/// multiply-adds and reduced in the portable kernel's order. Falls back to zeros if the slices
+/// do not have that shape.
+pub(super) fn f32_tile(_cpu: Token, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    let k = x[0].len();
+    if !k.is_multiple_of(8) || x.iter().any(|r| r.len() != k) || w.iter().any(|r| r.len() != k) {
+        return [[0.0; 4]; 2];
+    }
+    // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and every slice was just
+    // checked to hold exactly `k` values, `k` a multiple of 8 (what `f32_tile_inner` reads).
+    unsafe { f32_tile_inner(x, w, k) }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; every slice holds `k` values and `k % 8 == 0`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn f32_tile_inner(x: [&[f32]; 2], w: [&[f32]; 4], k: usize) -> [[f32; 4]; 2] {
+    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+    let mut c = 0;
+    while c < k {
+        // SAFETY: c + 8 <= k, and every slice holds k values.
+        let (x0, x1) = unsafe {
+            (
+                _mm256_loadu_ps(x[0].as_ptr().add(c)),
+                _mm256_loadu_ps(x[1].as_ptr().add(c)),
+            )
+        };
+        for b in 0..4 {
+            // SAFETY: as above.
+            let wv = unsafe { _mm256_loadu_ps(w[b].as_ptr().add(c)) };
+            acc[0][b] = _mm256_fmadd_ps(x0, wv, acc[0][b]);
+            acc[1][b] = _mm256_fmadd_ps(x1, wv, acc[1][b]);
+        }
+        c += 8;
+    }
+    let mut out = [[0f32; 4]; 2];
+    for a in 0..2 {
+        for b in 0..4 {
+            out[a][b] = hsum(acc[a][b]);
+        }
+    }
+    out
+}
+
 /// Run `f` inside a function compiled for AVX2 and FMA, so that the plain Rust loops inlined
 /// into it (attention's dot products and weighted sums) are vectorized eight wide. Results are
 /// unchanged: Rust never fuses a multiply and an add into an FMA on its own, and the loops fix

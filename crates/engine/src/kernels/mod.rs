@@ -397,6 +397,201 @@ impl QuantMatrix {
     }
 }
 
+impl QuantMatrix {
+    /// An `n` x `k` matrix of f32 weights (row-major, one output feature per row) quantized to
+    /// 8-bit blocks of 32 with one f32 scale each (Q8_0 with the scale kept in full precision);
+    /// `None` unless `k` is a multiple of 32 and `w` holds `n * k` values.
+    pub fn quantize_q8_0(w: &[f32], n: usize, k: usize) -> Option<Self> {
+        if k == 0 || !k.is_multiple_of(QK) || w.len() != n.checked_mul(k)? {
+            return None;
+        }
+        let mut d = Vec::with_capacity(w.len() / QK);
+        let mut qs = Vec::with_capacity(w.len());
+        for block in w.chunks_exact(QK) {
+            let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let scale = amax / 127.0;
+            let inv = if scale > 0.0 && scale.is_finite() {
+                1.0 / scale
+            } else {
+                0.0
+            };
+            d.push(scale);
+            // `as` saturates (and maps NaN to 0).
+            qs.extend(
+                block
+                    .iter()
+                    .map(|v| (v * inv).round().clamp(-127.0, 127.0) as i8 as u8),
+            );
+        }
+        Some(Self {
+            n,
+            k,
+            kind: QuantType::Q8_0,
+            d,
+            m: Vec::new(),
+            qs,
+        })
+    }
+}
+
+/// An `n` x `k` matrix of f32 weights, row-major (one output feature per row, as PyTorch's
+/// `Linear` stores them), for models kept in full precision (the sentence encoders).
+///
+/// Every (weight row, activation row) product is eight running sums of lane `l` = elements
+/// `l, l + 8, ...`, reduced in a fixed tree, whatever tile it falls in: a row's result does not
+/// depend on the rest of the batch. Tiles of two activation rows by four weight rows keep the
+/// sums in registers (the AVX2 kernel in [`avx2`]; the portable one gives the same bits).
+pub struct F32Matrix {
+    pub n: usize,
+    pub k: usize,
+    w: Vec<f32>,
+    backend: Backend,
+}
+
+/// Weight rows a tile reads together.
+const F32_TILE_W: usize = 4;
+
+impl F32Matrix {
+    /// `None` unless `w` holds `n * k` values and `k` is a multiple of 8.
+    pub fn new(w: Vec<f32>, n: usize, k: usize) -> Option<Self> {
+        if k == 0 || !k.is_multiple_of(8) || w.len() != n.checked_mul(k)? {
+            return None;
+        }
+        Some(Self {
+            n,
+            k,
+            w,
+            backend: Backend::detect(),
+        })
+    }
+
+    /// The same matrix on a chosen backend (the tests compare them).
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// `x` is `rows` x `k`, row-major; returns `rows` x `n`. Rows missing from `x` give zeros.
+    pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let (n, k) = (self.n, self.k);
+        let mut out = vec![0f32; rows * n];
+        if rows == 0 || n == 0 || x.len() < rows * k {
+            return out;
+        }
+        let threads = rayon::current_num_threads();
+        // Weight rows walked per pass over a band: about 24 KB, so they stay in L1 while every
+        // row of the band reads them.
+        let group = (6144 / k).clamp(F32_TILE_W, 64) / F32_TILE_W * F32_TILE_W;
+        if rows >= ROW_SPLIT {
+            let band = (rows / (threads * 4)).clamp(8, 64);
+            out.par_chunks_mut(band * n)
+                .enumerate()
+                .for_each(|(c, dst)| {
+                    let r0 = c * band;
+                    let count = dst.len() / n;
+                    let xs = &x[r0 * k..(r0 + count) * k];
+                    for j0 in (0..n).step_by(group) {
+                        self.band(xs, count, j0, (j0 + group).min(n), |r, j, v| {
+                            dst[r * n + j] = v;
+                        });
+                    }
+                });
+            return out;
+        }
+        let per_task = (n / (threads * 4)).clamp(16, 256);
+        let parts: Vec<Vec<f32>> = (0..n.div_ceil(per_task))
+            .into_par_iter()
+            .map(|c| {
+                let (j0, j_end) = (c * per_task, ((c + 1) * per_task).min(n));
+                let width = j_end - j0;
+                let mut local = vec![0f32; rows * width];
+                self.band(&x[..rows * k], rows, j0, j_end, |r, j, v| {
+                    local[r * width + j - j0] = v;
+                });
+                local
+            })
+            .collect();
+        for (c, local) in parts.iter().enumerate() {
+            let j0 = c * per_task;
+            let width = local.len() / rows;
+            for (r, src) in local.chunks_exact(width.max(1)).enumerate() {
+                out[r * n + j0..r * n + j0 + width].copy_from_slice(src);
+            }
+        }
+        out
+    }
+
+    /// Every row of `xs` (`rows` x `k`) against weight rows `j0..j_end`, handed to
+    /// `put(row, feature, value)`.
+    #[inline(always)]
+    fn band(
+        &self,
+        xs: &[f32],
+        rows: usize,
+        j0: usize,
+        j_end: usize,
+        mut put: impl FnMut(usize, usize, f32),
+    ) {
+        let k = self.k;
+        let mut j = j0;
+        while j < j_end {
+            let t = (j_end - j).min(F32_TILE_W);
+            let mut ws: [&[f32]; F32_TILE_W] = [&[]; F32_TILE_W];
+            for (i, w) in ws.iter_mut().enumerate().take(t) {
+                *w = &self.w[(j + i) * k..(j + i + 1) * k];
+            }
+            for i in t..F32_TILE_W {
+                ws[i] = ws[0];
+            }
+            let mut r = 0;
+            while r < rows {
+                // The last odd row is paired with itself; its own products are the same.
+                let r1 = (r + 1).min(rows - 1);
+                let res = f32_tile(
+                    self.backend,
+                    [&xs[r * k..(r + 1) * k], &xs[r1 * k..(r1 + 1) * k]],
+                    ws,
+                );
+                for (a, row) in res.iter().enumerate().take(r1 + 1 - r) {
+                    for (b, v) in row.iter().enumerate().take(t) {
+                        put(r + a, j + b, *v);
+                    }
+                }
+                r += 2;
+            }
+            j += t;
+        }
+    }
+}
+
+/// Two activation rows against four weight rows on `backend`.
+#[inline(always)]
+fn f32_tile(backend: Backend, x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32; F32_TILE_W]; 2] {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2(cpu) => avx2::f32_tile(cpu, x, w),
+        Backend::Portable => portable_f32_tile(x, w),
+    }
+}
+
+/// The portable f32 kernel, the reference the SIMD one reproduces bit for bit: lane `l` of a
+/// product is the fused multiply-add chain over elements `l, l + 8, ...`, then [`reduce8`].
+fn portable_f32_tile(x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32; F32_TILE_W]; 2] {
+    let mut out = [[0f32; F32_TILE_W]; 2];
+    for (a, xr) in x.iter().enumerate() {
+        for (b, wr) in w.iter().enumerate() {
+            let mut lanes = [0f32; 8];
+            for (xc, wc) in xr.chunks_exact(8).zip(wr.chunks_exact(8)) {
+                for l in 0..8 {
+                    lanes[l] = xc[l].mul_add(wc[l], lanes[l]);
+                }
+            }
+            out[a][b] = reduce8(lanes);
+        }
+    }
+    out
+}
+
 /// One weight block as signed integers in element order (Q4_0's offset of 8 removed; Q4_1's
 /// quants are 0..=15 and its offset is applied separately).
 fn weight_block(kind: QuantType, b: &[u8]) -> [i32; QK] {

@@ -203,3 +203,70 @@ fn malformed_sizes_are_refused() {
         vec![0.0]
     );
 }
+
+#[test]
+fn f32_products_are_exact_enough_identical_on_every_backend_and_batch_independent() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for (n, k, rows) in [
+        (5, 16, 1),
+        (13, 384, 3),
+        (64, 1536, 40),
+        (1152, 384, 33),
+        (7, 8, 2),
+    ] {
+        let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x: Vec<f32> = (0..rows * k).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let outs: Vec<Vec<f32>> = Backend::available()
+            .into_iter()
+            .map(|b| {
+                F32Matrix::new(w.clone(), n, k)
+                    .unwrap()
+                    .with_backend(b)
+                    .matmul(&x, rows)
+            })
+            .collect();
+        for o in &outs[1..] {
+            assert_eq!(o, &outs[0], "backends differ at {n}x{k}");
+        }
+        let m = F32Matrix::new(w.clone(), n, k).unwrap();
+        for r in 0..rows {
+            // Against f64, and against the row computed alone.
+            for j in 0..n {
+                let exact: f64 = (0..k)
+                    .map(|i| f64::from(w[j * k + i]) * f64::from(x[r * k + i]))
+                    .sum();
+                assert!(
+                    (f64::from(outs[0][r * n + j]) - exact).abs() < 1e-3,
+                    "{r} {j}"
+                );
+            }
+            let alone = m.matmul(&x[r * k..(r + 1) * k], 1);
+            assert_eq!(
+                alone[..],
+                outs[0][r * n..(r + 1) * n],
+                "row {r} depends on its batch"
+            );
+        }
+    }
+    assert!(F32Matrix::new(vec![0.0; 12], 2, 6).is_none());
+    assert!(F32Matrix::new(vec![0.0; 16], 3, 8).is_none());
+}
+
+#[test]
+fn q8_quantized_f32_weights_give_close_products() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let (n, k, rows) = (48, 384, 9);
+    let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-0.1..0.1)).collect();
+    let x: Vec<f32> = (0..rows * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let q = QuantMatrix::quantize_q8_0(&w, n, k)
+        .unwrap()
+        .matmul(&x, rows);
+    let f = F32Matrix::new(w, n, k).unwrap().matmul(&x, rows);
+    let err = q
+        .iter()
+        .zip(&f)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err < 0.02, "{err}");
+    assert!(QuantMatrix::quantize_q8_0(&[0.0; 40], 1, 40).is_none());
+}

@@ -8,6 +8,9 @@
 //! - **Meta Llama** (`prompt`, `max_gen_len`, ...), answered as `generation` with token counts.
 //!   The prompt is taken as the user's message, and the model's own chat template is applied
 //!   (scif's models are not all Llama, so a Llama-formatted prompt is not passed raw).
+//! - **Titan embeddings** (`inputText`, `dimensions`, `normalize`, `embeddingTypes`) for
+//!   embedding models, answered as `embedding` and `inputTextTokenCount` (and
+//!   `embeddingsByType` when asked), through the pipeline's embedding call. Not streamed.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -223,6 +226,91 @@ fn whole(native: &Native, model: &str, text: &str, finish: FinishReason, usage: 
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TitanEmbedding {
+    input_text: String,
+    dimensions: Option<i64>,
+    normalize: Option<bool>,
+    embedding_types: Option<Vec<String>>,
+}
+
+/// Whether a native body is a Titan embedding body.
+fn is_titan_embedding(body: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|v| v.get("inputText").is_some())
+}
+
+/// InvokeModel with a Titan embedding body.
+async fn titan_embed(
+    state: &AppState,
+    caller: &scif_access::Caller,
+    slot: Option<&Slot>,
+    headers: &HeaderMap,
+    model_id: &str,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let model = super::resolve_model_id(model_id)?;
+    let t: TitanEmbedding = serde_json::from_slice(body)
+        .map_err(|e| validation(format!("Titan embedding body: {e}")))?;
+    if t.input_text.is_empty() {
+        return Err(validation("inputText must not be empty"));
+    }
+    if t.normalize == Some(false) {
+        return Err(validation(
+            "normalize false is not supported: this model's vectors are always normalized",
+        ));
+    }
+    let by_type = match &t.embedding_types {
+        None => false,
+        Some(types) if types.iter().all(|k| k == "float") && !types.is_empty() => true,
+        Some(_) => {
+            return Err(validation(
+                "embeddingTypes supports only [\"float\"] for this model",
+            ))
+        }
+    };
+    let dimensions = match t.dimensions {
+        None => None,
+        Some(d) if d >= 1 => Some(d as usize),
+        Some(_) => return Err(validation("dimensions must be a positive integer")),
+    };
+    let guardrails = header_guardrail(headers)?;
+    let call = scif_service::Call {
+        caller,
+        slot,
+        dialect: scif_service::Dialect::Bedrock,
+        stream: false,
+        guardrails: &guardrails,
+        declared_input_label: crate::guard::declared_input_label(headers)?,
+    };
+    let req = scif_provider::EmbedRequest {
+        model,
+        inputs: vec![t.input_text],
+        dimensions,
+        input_label: scif_labels::Label::unclassified(),
+    };
+    let done = scif_service::embed(state, call, req).await?;
+    let vector = done
+        .embeddings
+        .vectors
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let tokens = done.embeddings.prompt_tokens;
+    let mut out = json!({"embedding": vector, "inputTextTokenCount": tokens});
+    if by_type {
+        out["embeddingsByType"] = json!({"float": out["embedding"].clone()});
+    }
+    let mut resp = axum::Json(out).into_response();
+    if let Ok(v) = HeaderValue::from_str(&tokens.to_string()) {
+        resp.headers_mut()
+            .insert("x-amzn-bedrock-input-token-count", v);
+    }
+    let (name, value) = done.flow.header();
+    resp.headers_mut().insert(name, value);
+    Ok(resp)
+}
+
 pub async fn invoke(
     State(state): State<AppState>,
     caller: CallerExt,
@@ -232,6 +320,9 @@ pub async fn invoke(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
+    if is_titan_embedding(&body) {
+        return titan_embed(&state, &caller, slot.as_ref(), &headers, &model_id, &body).await;
+    }
     let (model, native, inv) = begin(
         &state,
         &caller,
@@ -267,6 +358,11 @@ pub async fn invoke_stream(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
+    if is_titan_embedding(&body) {
+        return Err(validation(
+            "embedding models do not stream: use InvokeModel for a Titan embedding body",
+        ));
+    }
     let started = Instant::now();
     let (model, native, inv) = begin(
         &state,

@@ -1,6 +1,7 @@
 //! The OpenAI dialect: request parsing and validation, response and SSE shapes.
 
 pub mod chat;
+pub mod embeddings;
 pub mod models;
 pub mod types;
 
