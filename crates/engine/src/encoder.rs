@@ -236,6 +236,7 @@ impl Encoder {
         if h == 0
             || cfg.num_attention_heads == 0
             || !h.is_multiple_of(cfg.num_attention_heads)
+            || !(h / cfg.num_attention_heads).is_multiple_of(crate::kernels::F32_LANES)
             || !h.is_multiple_of(32)
             || !f.is_multiple_of(32)
             || cfg.num_hidden_layers == 0
@@ -514,21 +515,33 @@ impl Encoder {
                     out
                 };
                 let (q, k, v) = (gather(0), gather(1), gather(2));
-                let mut out = vec![0f32; len * d];
-                vectorized(|| {
-                    let mut scores = vec![0f32; len];
-                    for (qi, o) in q.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-                        for (s, kj) in scores.iter_mut().zip(k.chunks_exact(d)) {
-                            *s = dot(qi, kj) * scale;
-                        }
-                        softmax(&mut scores);
-                        for (p, vj) in scores.iter().zip(v.chunks_exact(d)) {
-                            for (o, v) in o.iter_mut().zip(vj) {
-                                *o += p * v;
-                            }
-                        }
+                // Scores: the queries against the keys as a weight matrix (len x len).
+                // (`load` checked that the head width is a multiple of the kernel's lanes.)
+                let Some(keys) = F32Matrix::new(k, len, d) else {
+                    return vec![0f32; len * d];
+                };
+                let scores = keys.matmul_here(&q, len);
+                // Probabilities, each row padded with zeros to a multiple of the lanes.
+                let lanes = crate::kernels::F32_LANES;
+                let padded = len.div_ceil(lanes) * lanes;
+                let mut p = vec![0f32; len * padded];
+                for (src, dst) in scores.chunks_exact(len).zip(p.chunks_exact_mut(padded)) {
+                    for (o, s) in dst.iter_mut().zip(src) {
+                        *o = s * scale;
                     }
-                });
+                    vectorized(|| softmax(&mut dst[..len]));
+                }
+                // The values transposed (d x padded), so that P V is again rows against rows.
+                let mut vt = vec![0f32; d * padded];
+                for (pos, row) in v.chunks_exact(d).enumerate() {
+                    for (c, x) in row.iter().enumerate() {
+                        vt[c * padded + pos] = *x;
+                    }
+                }
+                let Some(values) = F32Matrix::new(vt, d, padded) else {
+                    return vec![0f32; len * d];
+                };
+                let out = values.matmul_here(&p, len);
                 out
             })
             .collect();
@@ -564,25 +577,6 @@ fn add_into(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// Dot product in eight running sums, reduced in a fixed order.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
 #[inline(always)]
 fn softmax(s: &mut [f32]) {
     let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -602,7 +596,10 @@ fn softmax(s: &mut [f32]) {
 #[inline(always)]
 fn fast_exp(x: f32) -> f32 {
     let x = x.max(-87.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by the 1.5 * 2^23 trick (exact for |x log2 e| < 2^22), which
+    // vectorizes where `round` is a library call.
+    const SHIFT: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
     // ln 2 split in two, so that `r` is exact.
     let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6;
     let p = 1.0

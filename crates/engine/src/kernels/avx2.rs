@@ -148,46 +148,127 @@ unsafe fn tile_inner<const KIND: u8>(
     }
 }
 
-/// Two f32 activation rows against four f32 weight rows, all of length `k` (a multiple of 8):
-/// per product eight lanes (lane `l` holds elements `l, l + 8, ...`) accumulated with fused
-/// multiply-adds and reduced in the portable kernel's order. Falls back to zeros if the slices
-/// do not have that shape.
-pub(super) fn f32_tile(_cpu: Token, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+/// Proof that this CPU has AVX-512F besides AVX2 and FMA: only [`Token512::detect`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token512(Token);
+
+impl Token512 {
+    pub(super) fn detect() -> Option<Token512> {
+        let avx2 = Token::detect()?;
+        std::arch::is_x86_feature_detected!("avx512f").then_some(Token512(avx2))
+    }
+
+    /// The AVX2 kernels run on this CPU too.
+    pub(super) fn avx2(self) -> Token {
+        self.0
+    }
+}
+
+/// Whether two rows and four weight rows all have the length `k`, a multiple of 16.
+fn f32_shapes_fit(x: &[&[f32]; 2], w: &[&[f32]; 4]) -> bool {
     let k = x[0].len();
-    if !k.is_multiple_of(8) || x.iter().any(|r| r.len() != k) || w.iter().any(|r| r.len() != k) {
+    k.is_multiple_of(16) && x.iter().all(|r| r.len() == k) && w.iter().all(|r| r.len() == k)
+}
+
+/// Two f32 activation rows against four f32 weight rows, all of length `k` (a multiple of 16):
+/// per product sixteen lanes (lane `l` holds elements `l, l + 16, ...`) accumulated with fused
+/// multiply-adds, then lanes `l` and `l + 8` added and the eight reduced in the portable
+/// kernel's order. Zeros if the slices do not have that shape.
+pub(super) fn f32_tile(_cpu: Token, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    if !f32_shapes_fit(&x, &w) {
         return [[0.0; 4]; 2];
     }
-    // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and every slice was just
-    // checked to hold exactly `k` values, `k` a multiple of 8 (what `f32_tile_inner` reads).
-    unsafe { f32_tile_inner(x, w, k) }
+    let mut out = [[0f32; 4]; 2];
+    for half in 0..2 {
+        // SAFETY: a `Token` exists only where AVX2 and FMA were detected, and the shapes were
+        // just checked (what `f32_pair_inner` reads).
+        let r = unsafe { f32_pair_inner(x, [w[2 * half], w[2 * half + 1]]) };
+        for a in 0..2 {
+            out[a][2 * half] = r[a][0];
+            out[a][2 * half + 1] = r[a][1];
+        }
+    }
+    out
+}
+
+/// Two rows against two weight rows, sixteen lanes as two vectors each (eight accumulators,
+/// which fit AVX2's sixteen registers beside the loads).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every slice holds the same `k` values, `k % 16 == 0`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn f32_pair_inner(x: [&[f32]; 2], w: [&[f32]; 2]) -> [[f32; 2]; 2] {
+    let k = x[0].len();
+    let mut acc = [[[_mm256_setzero_ps(); 2]; 2]; 2];
+    let mut c = 0;
+    while c < k {
+        for h in 0..2 {
+            // SAFETY: c + 16 <= k, and every slice holds k values.
+            let (x0, x1, w0, w1) = unsafe {
+                (
+                    _mm256_loadu_ps(x[0].as_ptr().add(c + 8 * h)),
+                    _mm256_loadu_ps(x[1].as_ptr().add(c + 8 * h)),
+                    _mm256_loadu_ps(w[0].as_ptr().add(c + 8 * h)),
+                    _mm256_loadu_ps(w[1].as_ptr().add(c + 8 * h)),
+                )
+            };
+            acc[0][0][h] = _mm256_fmadd_ps(x0, w0, acc[0][0][h]);
+            acc[0][1][h] = _mm256_fmadd_ps(x0, w1, acc[0][1][h]);
+            acc[1][0][h] = _mm256_fmadd_ps(x1, w0, acc[1][0][h]);
+            acc[1][1][h] = _mm256_fmadd_ps(x1, w1, acc[1][1][h]);
+        }
+        c += 16;
+    }
+    let mut out = [[0f32; 2]; 2];
+    for a in 0..2 {
+        for b in 0..2 {
+            out[a][b] = hsum(_mm256_add_ps(acc[a][b][0], acc[a][b][1]));
+        }
+    }
+    out
+}
+
+/// [`f32_tile`] with AVX-512: one sixteen-lane vector per product.
+pub(super) fn f32_tile512(_cpu: Token512, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    if !f32_shapes_fit(&x, &w) {
+        return [[0.0; 4]; 2];
+    }
+    // SAFETY: a `Token512` exists only where AVX-512F, AVX2 and FMA were detected, and the
+    // shapes were just checked (what `f32_tile512_inner` reads).
+    unsafe { f32_tile512_inner(x, w) }
 }
 
 /// # Safety
-/// The CPU must support AVX2 and FMA; every slice holds `k` values and `k % 8 == 0`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn f32_tile_inner(x: [&[f32]; 2], w: [&[f32]; 4], k: usize) -> [[f32; 4]; 2] {
-    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+/// The CPU must support AVX-512F, AVX2 and FMA; every slice holds the same `k` values,
+/// `k % 16 == 0`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn f32_tile512_inner(x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    let k = x[0].len();
+    let mut acc = [[_mm512_setzero_ps(); 4]; 2];
     let mut c = 0;
     while c < k {
-        // SAFETY: c + 8 <= k, and every slice holds k values.
+        // SAFETY: c + 16 <= k, and every slice holds k values.
         let (x0, x1) = unsafe {
             (
-                _mm256_loadu_ps(x[0].as_ptr().add(c)),
-                _mm256_loadu_ps(x[1].as_ptr().add(c)),
+                _mm512_loadu_ps(x[0].as_ptr().add(c)),
+                _mm512_loadu_ps(x[1].as_ptr().add(c)),
             )
         };
         for b in 0..4 {
             // SAFETY: as above.
-            let wv = unsafe { _mm256_loadu_ps(w[b].as_ptr().add(c)) };
-            acc[0][b] = _mm256_fmadd_ps(x0, wv, acc[0][b]);
-            acc[1][b] = _mm256_fmadd_ps(x1, wv, acc[1][b]);
+            let wv = unsafe { _mm512_loadu_ps(w[b].as_ptr().add(c)) };
+            acc[0][b] = _mm512_fmadd_ps(x0, wv, acc[0][b]);
+            acc[1][b] = _mm512_fmadd_ps(x1, wv, acc[1][b]);
         }
-        c += 8;
+        c += 16;
     }
     let mut out = [[0f32; 4]; 2];
     for a in 0..2 {
         for b in 0..4 {
-            out[a][b] = hsum(acc[a][b]);
+            let v = acc[a][b];
+            let lo = _mm512_castps512_ps256(v);
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+            out[a][b] = hsum(_mm256_add_ps(lo, hi));
         }
     }
     out

@@ -72,6 +72,9 @@ pub enum Backend {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2(avx2::Token),
+    /// AVX-512F for the f32 products; the quantized ones run the AVX2 kernel.
+    #[cfg(target_arch = "x86_64")]
+    Avx512(avx2::Token512),
 }
 
 impl Backend {
@@ -80,6 +83,8 @@ impl Backend {
             Backend::Portable => "portable",
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2(_) => "avx2+fma",
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512(_) => "avx512f",
         }
     }
 
@@ -90,6 +95,10 @@ impl Backend {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = avx2::Token::detect() {
             all.push(Backend::Avx2(cpu));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = avx2::Token512::detect() {
+            all.push(Backend::Avx512(cpu));
         }
         all
     }
@@ -114,6 +123,8 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     match Backend::detect() {
         #[cfg(target_arch = "x86_64")]
         Backend::Avx2(cpu) => avx2::run(cpu, f),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512(cpu) => avx2::run(cpu.avx2(), f),
         Backend::Portable => f(),
     }
 }
@@ -386,6 +397,10 @@ impl QuantMatrix {
                 match backend {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2(cpu) => avx2::tile(cpu, self.kind, w, acts, r0, &mut res[..t]),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512(cpu) => {
+                        avx2::tile(cpu.avx2(), self.kind, w, acts, r0, &mut res[..t])
+                    }
                     Backend::Portable => portable_tile(self.kind, w, acts, r0, &mut res[..t]),
                 }
                 for (i, v) in res[..t].iter().enumerate() {
@@ -437,10 +452,11 @@ impl QuantMatrix {
 /// An `n` x `k` matrix of f32 weights, row-major (one output feature per row, as PyTorch's
 /// `Linear` stores them), for models kept in full precision (the sentence encoders).
 ///
-/// Every (weight row, activation row) product is eight running sums of lane `l` = elements
-/// `l, l + 8, ...`, reduced in a fixed tree, whatever tile it falls in: a row's result does not
+/// Every (weight row, activation row) product is sixteen running sums of lane `l` = elements
+/// `l, l + 16, ...`, reduced in a fixed tree, whatever tile it falls in: a row's result does not
 /// depend on the rest of the batch. Tiles of two activation rows by four weight rows keep the
-/// sums in registers (the AVX2 kernel in [`avx2`]; the portable one gives the same bits).
+/// sums in registers (the AVX2 and AVX-512 kernels in [`avx2`]; the portable one gives the
+/// same bits).
 pub struct F32Matrix {
     pub n: usize,
     pub k: usize,
@@ -450,11 +466,13 @@ pub struct F32Matrix {
 
 /// Weight rows a tile reads together.
 const F32_TILE_W: usize = 4;
+/// Running sums per f32 product (and the multiple of it the width must be).
+pub const F32_LANES: usize = 16;
 
 impl F32Matrix {
-    /// `None` unless `w` holds `n * k` values and `k` is a multiple of 8.
+    /// `None` unless `w` holds `n * k` values and `k` is a multiple of [`F32_LANES`].
     pub fn new(w: Vec<f32>, n: usize, k: usize) -> Option<Self> {
-        if k == 0 || !k.is_multiple_of(8) || w.len() != n.checked_mul(k)? {
+        if k == 0 || !k.is_multiple_of(F32_LANES) || w.len() != n.checked_mul(k)? {
             return None;
         }
         Some(Self {
@@ -521,6 +539,18 @@ impl F32Matrix {
         out
     }
 
+    /// [`Self::matmul`] on the calling thread alone (for products inside tasks that are
+    /// already parallel, such as one attention head's).
+    pub fn matmul_here(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let (n, k) = (self.n, self.k);
+        let mut out = vec![0f32; rows * n];
+        if rows == 0 || n == 0 || x.len() < rows * k {
+            return out;
+        }
+        self.band(&x[..rows * k], rows, 0, n, |r, j, v| out[r * n + j] = v);
+        out
+    }
+
     /// Every row of `xs` (`rows` x `k`) against weight rows `j0..j_end`, handed to
     /// `put(row, feature, value)`.
     #[inline(always)]
@@ -570,23 +600,26 @@ fn f32_tile(backend: Backend, x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32;
     match backend {
         #[cfg(target_arch = "x86_64")]
         Backend::Avx2(cpu) => avx2::f32_tile(cpu, x, w),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512(cpu) => avx2::f32_tile512(cpu, x, w),
         Backend::Portable => portable_f32_tile(x, w),
     }
 }
 
-/// The portable f32 kernel, the reference the SIMD one reproduces bit for bit: lane `l` of a
-/// product is the fused multiply-add chain over elements `l, l + 8, ...`, then [`reduce8`].
+/// The portable f32 kernel, the reference the SIMD ones reproduce bit for bit: lane `l` of a
+/// product is the fused multiply-add chain over elements `l, l + 16, ...`; lanes `l` and
+/// `l + 8` are added, and the eight reduced by [`reduce8`].
 fn portable_f32_tile(x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32; F32_TILE_W]; 2] {
     let mut out = [[0f32; F32_TILE_W]; 2];
     for (a, xr) in x.iter().enumerate() {
         for (b, wr) in w.iter().enumerate() {
-            let mut lanes = [0f32; 8];
-            for (xc, wc) in xr.chunks_exact(8).zip(wr.chunks_exact(8)) {
-                for l in 0..8 {
+            let mut lanes = [0f32; F32_LANES];
+            for (xc, wc) in xr.chunks_exact(F32_LANES).zip(wr.chunks_exact(F32_LANES)) {
+                for l in 0..F32_LANES {
                     lanes[l] = xc[l].mul_add(wc[l], lanes[l]);
                 }
             }
-            out[a][b] = reduce8(lanes);
+            out[a][b] = reduce8(std::array::from_fn(|l| lanes[l] + lanes[l + 8]));
         }
     }
     out
