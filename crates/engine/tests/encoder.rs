@@ -125,7 +125,9 @@ fn f32_vectors_match_sentence_transformers() {
 
 #[test]
 fn q8_vectors_match_sentence_transformers() {
-    parity(Precision::Q8, 0.999);
+    // Q8 weights and activations cost about two thousandths of cosine on the worst text
+    // (ADR 0014); the default precision is f32, held to 0.9999 above.
+    parity(Precision::Q8, 0.997);
 }
 
 #[test]

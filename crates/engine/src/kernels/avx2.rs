@@ -228,10 +228,11 @@ unsafe fn f32_pair_inner(x: [&[f32]; 2], w: [&[f32]; 2]) -> [[f32; 2]; 2] {
     out
 }
 
-/// [`f32_tile`] with AVX-512: one sixteen-lane vector per product.
-pub(super) fn f32_tile512(_cpu: Token512, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-    if !f32_shapes_fit(&x, &w) {
-        return [[0.0; 4]; 2];
+/// Four rows against four weight rows with AVX-512: one sixteen-lane vector per product (16
+/// accumulators beside eight loads, of AVX-512's 32 registers), the same lanes as [`f32_tile`].
+pub(super) fn f32_tile512(_cpu: Token512, x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
+    if !f32_shapes_fit(&[x[0], x[1]], &w) || !f32_shapes_fit(&[x[2], x[3]], &w) {
+        return [[0.0; 4]; 4];
     }
     // SAFETY: a `Token512` exists only where AVX-512F, AVX2 and FMA were detected, and the
     // shapes were just checked (what `f32_tile512_inner` reads).
@@ -242,28 +243,25 @@ pub(super) fn f32_tile512(_cpu: Token512, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f
 /// The CPU must support AVX-512F, AVX2 and FMA; every slice holds the same `k` values,
 /// `k % 16 == 0`.
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn f32_tile512_inner(x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+unsafe fn f32_tile512_inner(x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
     let k = x[0].len();
-    let mut acc = [[_mm512_setzero_ps(); 4]; 2];
+    let mut acc = [[_mm512_setzero_ps(); 4]; 4];
     let mut c = 0;
     while c < k {
         // SAFETY: c + 16 <= k, and every slice holds k values.
-        let (x0, x1) = unsafe {
-            (
-                _mm512_loadu_ps(x[0].as_ptr().add(c)),
-                _mm512_loadu_ps(x[1].as_ptr().add(c)),
-            )
-        };
+        let xv: [__m512; 4] =
+            std::array::from_fn(|a| unsafe { _mm512_loadu_ps(x[a].as_ptr().add(c)) });
         for b in 0..4 {
             // SAFETY: as above.
             let wv = unsafe { _mm512_loadu_ps(w[b].as_ptr().add(c)) };
-            acc[0][b] = _mm512_fmadd_ps(x0, wv, acc[0][b]);
-            acc[1][b] = _mm512_fmadd_ps(x1, wv, acc[1][b]);
+            for a in 0..4 {
+                acc[a][b] = _mm512_fmadd_ps(xv[a], wv, acc[a][b]);
+            }
         }
         c += 16;
     }
-    let mut out = [[0f32; 4]; 2];
-    for a in 0..2 {
+    let mut out = [[0f32; 4]; 4];
+    for a in 0..4 {
         for b in 0..4 {
             let v = acc[a][b];
             let lo = _mm512_castps512_ps256(v);

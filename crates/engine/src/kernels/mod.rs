@@ -454,7 +454,7 @@ impl QuantMatrix {
 ///
 /// Every (weight row, activation row) product is sixteen running sums of lane `l` = elements
 /// `l, l + 16, ...`, reduced in a fixed tree, whatever tile it falls in: a row's result does not
-/// depend on the rest of the batch. Tiles of two activation rows by four weight rows keep the
+/// depend on the rest of the batch. Tiles of four activation rows by four weight rows keep the
 /// sums in registers (the AVX2 and AVX-512 kernels in [`avx2`]; the portable one gives the
 /// same bits).
 pub struct F32Matrix {
@@ -464,8 +464,9 @@ pub struct F32Matrix {
     backend: Backend,
 }
 
-/// Weight rows a tile reads together.
+/// Weight rows and activation rows a tile reads together.
 const F32_TILE_W: usize = 4;
+const F32_TILE_R: usize = 4;
 /// Running sums per f32 product (and the multiple of it the width must be).
 pub const F32_LANES: usize = 16;
 
@@ -575,31 +576,41 @@ impl F32Matrix {
             }
             let mut r = 0;
             while r < rows {
-                // The last odd row is paired with itself; its own products are the same.
-                let r1 = (r + 1).min(rows - 1);
-                let res = f32_tile(
-                    self.backend,
-                    [&xs[r * k..(r + 1) * k], &xs[r1 * k..(r1 + 1) * k]],
-                    ws,
-                );
-                for (a, row) in res.iter().enumerate().take(r1 + 1 - r) {
+                // A short last tile repeats its last row; each row's products are its own.
+                let valid = (rows - r).min(F32_TILE_R);
+                let x: [&[f32]; F32_TILE_R] = std::array::from_fn(|a| {
+                    let i = r + a.min(valid - 1);
+                    &xs[i * k..(i + 1) * k]
+                });
+                let res = f32_tile(self.backend, x, ws);
+                for (a, row) in res.iter().enumerate().take(valid) {
                     for (b, v) in row.iter().enumerate().take(t) {
                         put(r + a, j + b, *v);
                     }
                 }
-                r += 2;
+                r += F32_TILE_R;
             }
             j += t;
         }
     }
 }
 
-/// Two activation rows against four weight rows on `backend`.
+/// Four activation rows against four weight rows on `backend`.
 #[inline(always)]
-fn f32_tile(backend: Backend, x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32; F32_TILE_W]; 2] {
+fn f32_tile(
+    backend: Backend,
+    x: [&[f32]; F32_TILE_R],
+    w: [&[f32]; F32_TILE_W],
+) -> [[f32; F32_TILE_W]; F32_TILE_R] {
     match backend {
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx2(cpu) => avx2::f32_tile(cpu, x, w),
+        Backend::Avx2(cpu) => {
+            let (a, b) = (
+                avx2::f32_tile(cpu, [x[0], x[1]], w),
+                avx2::f32_tile(cpu, [x[2], x[3]], w),
+            );
+            [a[0], a[1], b[0], b[1]]
+        }
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512(cpu) => avx2::f32_tile512(cpu, x, w),
         Backend::Portable => portable_f32_tile(x, w),
@@ -609,8 +620,11 @@ fn f32_tile(backend: Backend, x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32;
 /// The portable f32 kernel, the reference the SIMD ones reproduce bit for bit: lane `l` of a
 /// product is the fused multiply-add chain over elements `l, l + 16, ...`; lanes `l` and
 /// `l + 8` are added, and the eight reduced by [`reduce8`].
-fn portable_f32_tile(x: [&[f32]; 2], w: [&[f32]; F32_TILE_W]) -> [[f32; F32_TILE_W]; 2] {
-    let mut out = [[0f32; F32_TILE_W]; 2];
+fn portable_f32_tile(
+    x: [&[f32]; F32_TILE_R],
+    w: [&[f32]; F32_TILE_W],
+) -> [[f32; F32_TILE_W]; F32_TILE_R] {
+    let mut out = [[0f32; F32_TILE_W]; F32_TILE_R];
     for (a, xr) in x.iter().enumerate() {
         for (b, wr) in w.iter().enumerate() {
             let mut lanes = [0f32; F32_LANES];
