@@ -541,8 +541,7 @@ impl Encoder {
                 let Some(values) = F32Matrix::new(vt, d, padded) else {
                     return vec![0f32; len * d];
                 };
-                let out = values.matmul_here(&p, len);
-                out
+                values.matmul_here(&p, len)
             })
             .collect();
         let rows: usize = spans.iter().map(|s| s.1).sum();
@@ -681,6 +680,9 @@ pub enum EmbedError {
     Invalid(String),
 }
 
+/// What a submitted job answers: one vector per sequence, in order.
+pub type EmbedReply = tokio::sync::oneshot::Receiver<Result<Vec<Vec<f32>>, EmbedError>>;
+
 struct EmbedJob {
     seqs: Vec<Vec<u32>>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>,
@@ -715,10 +717,7 @@ impl EncoderService {
 
     /// Queue sequences of token ids (already checked with [`Encoder::embed`]'s rules by the
     /// caller or refused here); the vectors come back in order.
-    pub fn submit(
-        &self,
-        seqs: Vec<Vec<u32>>,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Vec<f32>>, EmbedError>>, EmbedError> {
+    pub fn submit(&self, seqs: Vec<Vec<u32>>) -> Result<EmbedReply, EmbedError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         match self.tx.try_send(EmbedJob { seqs, reply }) {
             Ok(()) => Ok(rx),

@@ -1,5 +1,6 @@
 //! The sentence encoder against reference vectors made by sentence-transformers
 //! (`tests/fixtures/embeddings/`, with the command that made them), and its batching rules.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -120,7 +120,7 @@ async fn front(svc: &Service, call: &Call<'_>, model_name: &str) -> Result<Front
     })
 }
 
-/// 4. inspect input: every channel, one document, against the attached and named guardrails
+/// Stage 4, inspect input: every channel, one document, against the attached and named guardrails
 /// and the spillage ceiling (the caller's clearance and the endpoints' accreditation). Masks
 /// are written into `chat`; a block returns the guardrail's message (and is on the report).
 fn inspect_input(front: &Front, call: &Call<'_>, chat: &mut ChatRequest) -> Option<String> {

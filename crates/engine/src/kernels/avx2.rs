@@ -202,6 +202,7 @@ unsafe fn f32_pair_inner(x: [&[f32]; 2], w: [&[f32]; 2]) -> [[f32; 2]; 2] {
     let mut acc = [[[_mm256_setzero_ps(); 2]; 2]; 2];
     let mut c = 0;
     while c < k {
+        #[allow(clippy::needless_range_loop)] // `h` picks the half of every accumulator.
         for h in 0..2 {
             // SAFETY: c + 16 <= k, and every slice holds k values.
             let (x0, x1, w0, w1) = unsafe {
