@@ -74,6 +74,28 @@ impl Provider for Echo {
         ModelLoad::default()
     }
 
+    async fn embed(
+        &self,
+        req: scif_provider::EmbedRequest,
+    ) -> Result<scif_provider::Embeddings, ProviderError> {
+        let recs =
+            scif_audit::read(&self.audit_dir, &scif_audit::Filter::default()).unwrap_or_default();
+        let intent_first = recs.last().is_some_and(|r| {
+            r.event.action == "invoke_model"
+                && r.event.detail.get("phase").and_then(Value::as_str) == Some("intent")
+        });
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .intent_first
+            .push(intent_first);
+        Ok(scif_provider::Embeddings {
+            vectors: req.inputs.iter().map(|_| vec![1.0, 0.0, 0.0]).collect(),
+            prompt_tokens: req.inputs.len() * 3,
+            served_by: "echo-1".into(),
+        })
+    }
+
     async fn chat(&self, req: ChatRequest) -> Result<Started, ProviderError> {
         let recs =
             scif_audit::read(&self.audit_dir, &scif_audit::Filter::default()).unwrap_or_default();
@@ -314,6 +336,42 @@ fn cases() -> Vec<Case> {
             caller: None,
             headers: &[],
             body: Some(chat("open-model")),
+            status: 401,
+            shape: OpenAiError("invalid_api_key"),
+            label: None,
+            audit: &[("authenticate", "deny")],
+        },
+        Case {
+            route: "/v1/embeddings",
+            method: "POST",
+            uri: "/v1/embeddings",
+            caller: Some("analyst"),
+            headers: &[],
+            body: Some(json!({"model": "open-model", "input": ["hi", "there"]})),
+            status: 200,
+            shape: Has("/object", "list"),
+            label: Some("UNCLASSIFIED"),
+            audit: INVOKED,
+        },
+        Case {
+            route: "/v1/embeddings",
+            method: "POST",
+            uri: "/v1/embeddings",
+            caller: Some("analyst"),
+            headers: &[],
+            body: Some(json!({"model": "secret-model", "input": "hi"})),
+            status: 404,
+            shape: OpenAiError("model_not_found"),
+            label: None,
+            audit: &[("invoke_model", "deny")],
+        },
+        Case {
+            route: "/v1/embeddings",
+            method: "POST",
+            uri: "/v1/embeddings",
+            caller: None,
+            headers: &[],
+            body: Some(json!({"model": "open-model", "input": "hi"})),
             status: 401,
             shape: OpenAiError("invalid_api_key"),
             label: None,
