@@ -89,12 +89,14 @@ def cosine(a, b):
 
 
 def test_default_base64_and_float_agree_and_match_sentence_transformers(site):
-    c = oai(site)
+    # The fixture holds banner markings up to SECRET//NOFORN: the tester is cleared for them
+    # (anyone less is refused, spillage, as the labels test shows).
+    c = openai_pkg.OpenAI(base_url=f"{site.url}/v1", api_key=site.key, max_retries=0, timeout=120)
     refs = reference()[::25]
     texts = [t for t, _, _ in refs]
     raw = c.embeddings.with_raw_response.create(model=EMB, input=texts)
     # Undeclared, the input is taken to be at the caller's clearance.
-    assert raw.headers["x-scif-label"] == "SECRET"
+    assert raw.headers["x-scif-label"] == HIGH
     default = raw.parse()
     floats = c.embeddings.create(model=EMB, input=texts, encoding_format="float")
     # The openai package asked for base64 (its default) and decoded it.
