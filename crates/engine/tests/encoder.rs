@@ -2,6 +2,8 @@
 //! (`tests/fixtures/embeddings/`, with the command that made them), and its batching rules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -11,18 +13,7 @@ use scif_engine::{Encoder, EncoderService, Precision};
 /// The default embedding model, fetched by `scripts/fetch-embedding-model.sh` (which
 /// `make test` runs first).
 fn model_dir() -> PathBuf {
-    let p = match std::env::var_os("SCIF_TEST_EMBEDDING_MODEL") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or(home.join(".cache"));
-            cache.join("scif/models/all-MiniLM-L6-v2")
-        }
-    };
+    let p = common::cached_model("SCIF_TEST_EMBEDDING_MODEL", "all-MiniLM-L6-v2");
     assert!(
         p.join("model.safetensors").exists(),
         "embedding model {} missing: run scripts/fetch-embedding-model.sh (make test does)",
@@ -48,8 +39,7 @@ struct Reference {
 }
 
 fn reference() -> Vec<Reference> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/embeddings/reference.jsonl");
+    let path = common::fixture("embeddings/reference.jsonl");
     let text = std::fs::read_to_string(&path).expect("reference vectors");
     text.lines()
         .map(|l| {

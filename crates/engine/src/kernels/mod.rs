@@ -353,25 +353,12 @@ impl QuantMatrix {
         }
         // Few rows (decoding): each task owns a range of output features for every row.
         let per_task = (n / (threads * 8)).clamp(16, 256);
-        let parts: Vec<Vec<f32>> = (0..n.div_ceil(per_task))
-            .into_par_iter()
-            .map(|c| {
-                let (j0, j_end) = (c * per_task, ((c + 1) * per_task).min(n));
-                let width = j_end - j0;
-                let mut local = vec![0f32; rows * width];
-                self.block(backend, acts, 0, rows, j0, j_end, |r, j, v| {
-                    local[r * width + j - j0] = v;
-                });
-                local
-            })
-            .collect();
-        for (c, local) in parts.iter().enumerate() {
-            let j0 = c * per_task;
-            let width = local.len() / rows;
-            for (r, src) in local.chunks_exact(width.max(1)).enumerate() {
-                out[r * n + j0..r * n + j0 + width].copy_from_slice(src);
-            }
-        }
+        split_by_features(&mut out, n, rows, per_task, |j0, j_end, local| {
+            let width = j_end - j0;
+            self.block(backend, acts, 0, rows, j0, j_end, |r, j, v| {
+                local[r * width + j - j0] = v;
+            });
+        });
         out
     }
 
@@ -518,25 +505,12 @@ impl F32Matrix {
             return out;
         }
         let per_task = (n / (threads * 4)).clamp(16, 256);
-        let parts: Vec<Vec<f32>> = (0..n.div_ceil(per_task))
-            .into_par_iter()
-            .map(|c| {
-                let (j0, j_end) = (c * per_task, ((c + 1) * per_task).min(n));
-                let width = j_end - j0;
-                let mut local = vec![0f32; rows * width];
-                self.band(&x[..rows * k], rows, j0, j_end, |r, j, v| {
-                    local[r * width + j - j0] = v;
-                });
-                local
-            })
-            .collect();
-        for (c, local) in parts.iter().enumerate() {
-            let j0 = c * per_task;
-            let width = local.len() / rows;
-            for (r, src) in local.chunks_exact(width.max(1)).enumerate() {
-                out[r * n + j0..r * n + j0 + width].copy_from_slice(src);
-            }
-        }
+        split_by_features(&mut out, n, rows, per_task, |j0, j_end, local| {
+            let width = j_end - j0;
+            self.band(&x[..rows * k], rows, j0, j_end, |r, j, v| {
+                local[r * width + j - j0] = v;
+            });
+        });
         out
     }
 
@@ -637,6 +611,36 @@ fn portable_f32_tile(
         }
     }
     out
+}
+
+/// A product of few rows (decoding, short inputs) split over the thread pool by output
+/// features: each task computes features `j0..j_end` of every row with
+/// `compute(j0, j_end, local)` into a buffer of its own (`rows` x `j_end - j0`), copied into
+/// `out` (`rows` x `n`).
+fn split_by_features(
+    out: &mut [f32],
+    n: usize,
+    rows: usize,
+    per_task: usize,
+    compute: impl Fn(usize, usize, &mut [f32]) + Sync,
+) {
+    let parts: Vec<Vec<f32>> = (0..n.div_ceil(per_task))
+        .into_par_iter()
+        .map(|c| {
+            let (j0, j_end) = (c * per_task, ((c + 1) * per_task).min(n));
+            let width = j_end - j0;
+            let mut local = vec![0f32; rows * width];
+            compute(j0, j_end, &mut local);
+            local
+        })
+        .collect();
+    for (c, local) in parts.iter().enumerate() {
+        let j0 = c * per_task;
+        let width = local.len() / rows.max(1);
+        for (r, src) in local.chunks_exact(width.max(1)).enumerate() {
+            out[r * n + j0..r * n + j0 + width].copy_from_slice(src);
+        }
+    }
 }
 
 /// One weight block as signed integers in element order (Q4_0's offset of 8 removed; Q4_1's

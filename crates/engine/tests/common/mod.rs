@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use scif_engine::{Engine, EngineOptions};
 
-/// The default model, fetched by `scripts/fetch-model.sh` (which `make test` runs first).
-pub fn model_path() -> PathBuf {
-    let p = match std::env::var_os("SCIF_TEST_MODEL") {
+/// `$var` if set, else `name` in the model cache the fetch scripts fill.
+pub fn cached_model(var: &str, name: &str) -> PathBuf {
+    match std::env::var_os(var) {
         Some(p) => PathBuf::from(p),
         None => {
             let home = std::env::var_os("HOME")
@@ -17,9 +17,14 @@ pub fn model_path() -> PathBuf {
             let cache = std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .unwrap_or(home.join(".cache"));
-            cache.join("scif/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            cache.join("scif/models").join(name)
         }
-    };
+    }
+}
+
+/// The default model, fetched by `scripts/fetch-model.sh` (which `make test` runs first).
+pub fn model_path() -> PathBuf {
+    let p = cached_model("SCIF_TEST_MODEL", "SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(
         p.exists(),
         "model file {} missing: run scripts/fetch-model.sh (make test does)",

@@ -103,9 +103,7 @@ fn unit_interval(name: &str, v: Option<f64>) -> Result<(), ApiError> {
     }
 }
 
-fn parse(model: &str, body: &Bytes) -> Result<(Native, ChatRequest), ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| validation(format!("the body is not valid JSON: {e}")))?;
+fn parse(model: &str, v: Value) -> Result<(Native, ChatRequest), ApiError> {
     if v.get("messages").is_some() || v.get("anthropic_version").is_some() {
         let a: Anthropic = serde_json::from_value(v)
             .map_err(|e| validation(format!("Anthropic messages body: {e}")))?;
@@ -235,9 +233,14 @@ struct TitanEmbedding {
     embedding_types: Option<Vec<String>>,
 }
 
+/// A native body as JSON, parsed once for telling the formats apart and reading them.
+fn native_json(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| validation(format!("the body is not valid JSON: {e}")))
+}
+
 /// Whether a native body is a Titan embedding body.
-fn is_titan_embedding(body: &Bytes) -> bool {
-    serde_json::from_slice::<Value>(body).is_ok_and(|v| v.get("inputText").is_some())
+fn is_titan_embedding(v: &Value) -> bool {
+    v.get("inputText").is_some()
 }
 
 /// InvokeModel with a Titan embedding body.
@@ -247,10 +250,10 @@ async fn titan_embed(
     slot: Option<&Slot>,
     headers: &HeaderMap,
     model_id: &str,
-    body: &Bytes,
+    body: Value,
 ) -> Result<Response, ApiError> {
     let model = super::resolve_model_id(model_id)?;
-    let t: TitanEmbedding = serde_json::from_slice(body)
+    let t: TitanEmbedding = serde_json::from_value(body)
         .map_err(|e| validation(format!("Titan embedding body: {e}")))?;
     if t.input_text.is_empty() {
         return Err(validation("inputText must not be empty"));
@@ -275,14 +278,7 @@ async fn titan_embed(
         Some(_) => return Err(validation("dimensions must be a positive integer")),
     };
     let guardrails = header_guardrail(headers)?;
-    let call = scif_service::Call {
-        caller,
-        slot,
-        dialect: scif_service::Dialect::Bedrock,
-        stream: false,
-        guardrails: &guardrails,
-        declared_input_label: crate::guard::declared_input_label(headers)?,
-    };
+    let call = super::call(caller, slot, headers, false, &guardrails)?;
     let req = scif_provider::EmbedRequest {
         model,
         inputs: vec![t.input_text],
@@ -320,8 +316,9 @@ pub async fn invoke(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
+    let body = native_json(&body)?;
     if is_titan_embedding(&body) {
-        return titan_embed(&state, &caller, slot.as_ref(), &headers, &model_id, &body).await;
+        return titan_embed(&state, &caller, slot.as_ref(), &headers, &model_id, body).await;
     }
     let (model, native, inv) = begin(
         &state,
@@ -329,7 +326,7 @@ pub async fn invoke(
         slot.as_ref(),
         &headers,
         &model_id,
-        &body,
+        body,
         false,
     )
     .await?;
@@ -358,6 +355,7 @@ pub async fn invoke_stream(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let slot = slot.map(|Extension(s)| s);
+    let body = native_json(&body)?;
     if is_titan_embedding(&body) {
         return Err(validation(
             "embedding models do not stream: use InvokeModel for a Titan embedding body",
@@ -370,7 +368,7 @@ pub async fn invoke_stream(
         slot.as_ref(),
         &headers,
         &model_id,
-        &body,
+        body,
         true,
     )
     .await?;
@@ -453,7 +451,7 @@ async fn begin(
     slot: Option<&Slot>,
     headers: &HeaderMap,
     model_id: &str,
-    body: &Bytes,
+    body: Value,
     stream: bool,
 ) -> Result<(String, Native, scif_service::Invocation), ApiError> {
     let model = super::resolve_model_id(model_id)?;

@@ -428,15 +428,26 @@ pub(super) async fn prepare(
     stream: bool,
     guardrails: &[Requested],
 ) -> Result<scif_service::Invocation, ApiError> {
-    let call = scif_service::Call {
+    let call = call(caller, slot, headers, stream, guardrails)?;
+    Ok(scif_service::invoke(state, call, chat).await?)
+}
+
+/// The pipeline's call context for a Bedrock request.
+pub(super) fn call<'a>(
+    caller: &'a scif_access::Caller,
+    slot: Option<&'a Slot>,
+    headers: &HeaderMap,
+    stream: bool,
+    guardrails: &'a [Requested],
+) -> Result<scif_service::Call<'a>, ApiError> {
+    Ok(scif_service::Call {
         caller,
         slot,
         dialect: scif_service::Dialect::Bedrock,
         stream,
         guardrails,
         declared_input_label: crate::guard::declared_input_label(headers)?,
-    };
-    Ok(scif_service::invoke(state, call, chat).await?)
+    })
 }
 
 struct Started {
