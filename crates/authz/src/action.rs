@@ -21,11 +21,15 @@ pub enum Action {
     ManagePolicies,
     ReadAudit,
     ReadMetrics,
+    /// Search a knowledge base and read what the search returns (documents, citations).
+    Retrieve,
+    /// Create and delete knowledge bases, data sources and documents; ingest.
+    ManageKnowledgeBases,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::InvokeModel,
         Action::ListModels,
         Action::ReadModel,
@@ -35,6 +39,8 @@ impl Action {
         Action::ManagePolicies,
         Action::ReadAudit,
         Action::ReadMetrics,
+        Action::Retrieve,
+        Action::ManageKnowledgeBases,
     ];
 
     /// The stable name.
@@ -49,6 +55,8 @@ impl Action {
             Action::ManagePolicies => "manage_policies",
             Action::ReadAudit => "read_audit",
             Action::ReadMetrics => "read_metrics",
+            Action::Retrieve => "retrieve",
+            Action::ManageKnowledgeBases => "manage_knowledge_bases",
         }
     }
 
@@ -69,6 +77,7 @@ impl Action {
                     Action::ReadAudit => ResourceKind::AuditTrail,
                     // Operational telemetry belongs to the deployment as a whole.
                     Action::ReadMetrics => ResourceKind::System,
+                    Action::Retrieve | Action::ManageKnowledgeBases => ResourceKind::KnowledgeBase,
                 }
     }
 }

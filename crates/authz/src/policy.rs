@@ -21,6 +21,7 @@ use crate::AuthzError;
 ///   `"manage_models"` (on models), `"manage_keys"` (keys), `"manage_principals"` (accounts),
 ///   `"manage_policies"` (policies), `"read_audit"` (the audit trail); each also applies to
 ///   `Scif::System`. `"read_metrics"` (operational telemetry) applies to `Scif::System` only.
+///   `"retrieve"` and `"manage_knowledge_bases"` apply to `Scif::KnowledgeBase` (and the system).
 ///   The context is empty.
 pub const SCHEMA: &str = r#"
 namespace Scif {
@@ -38,6 +39,7 @@ namespace Scif {
   entity Account = { level: Long, itar: Bool, phi: Bool };
   entity Policy = { level: Long, itar: Bool, phi: Bool };
   entity AuditTrail = { level: Long, itar: Bool, phi: Bool };
+  entity KnowledgeBase = { level: Long, itar: Bool, phi: Bool };
   entity System = { level: Long, itar: Bool, phi: Bool };
 
   action "invoke_model", "list_models", "read_model", "manage_models"
@@ -47,6 +49,8 @@ namespace Scif {
   action "manage_policies" appliesTo { principal: [Principal], resource: [Policy, System] };
   action "read_audit" appliesTo { principal: [Principal], resource: [AuditTrail, System] };
   action "read_metrics" appliesTo { principal: [Principal], resource: [System] };
+  action "retrieve", "manage_knowledge_bases"
+    appliesTo { principal: [Principal], resource: [KnowledgeBase, System] };
 }
 "#;
 
@@ -55,6 +59,10 @@ namespace Scif {
 /// - `admins-all`: members of the `admins` group may do everything.
 /// - `models-use`: any principal may list, read and invoke models.
 /// - `auditors-read-audit`: members of the `auditors` group may read the audit trail.
+/// - `knowledge-retrieve`: any principal may search knowledge bases (each result still passes
+///   the label predicate; a knowledge base's record is seen only by those who may know it).
+/// - `librarians-manage-knowledge`: members of `librarians` may create knowledge bases and
+///   ingest documents (each at most their clearance and the knowledge base's ceiling).
 ///
 /// The mandatory rules still apply to all of them: an administrator cannot see a model above
 /// their clearance, and `models-use` grants only the models each principal's clearance,
@@ -75,6 +83,12 @@ permit (principal in Scif::Group::"auditors", action == Scif::Action::"read_audi
 
 @id("operators-read-metrics")
 permit (principal in Scif::Group::"operators", action == Scif::Action::"read_metrics", resource);
+
+@id("knowledge-retrieve")
+permit (principal, action == Scif::Action::"retrieve", resource);
+
+@id("librarians-manage-knowledge")
+permit (principal in Scif::Group::"librarians", action == Scif::Action::"manage_knowledge_bases", resource);
 "#;
 
 /// Parses the schema.

@@ -16,18 +16,22 @@ pub enum ResourceKind {
     Principal,
     Policy,
     AuditTrail,
+    /// A knowledge base's own record (Cedar type `Scif::KnowledgeBase`), labelled with its
+    /// metadata label; its documents and chunks carry their own labels.
+    KnowledgeBase,
     /// The deployment as a whole.
     System,
 }
 
 impl ResourceKind {
     /// Every kind.
-    pub const ALL: [ResourceKind; 6] = [
+    pub const ALL: [ResourceKind; 7] = [
         ResourceKind::Model,
         ResourceKind::Key,
         ResourceKind::Principal,
         ResourceKind::Policy,
         ResourceKind::AuditTrail,
+        ResourceKind::KnowledgeBase,
         ResourceKind::System,
     ];
 
@@ -39,6 +43,7 @@ impl ResourceKind {
             ResourceKind::Principal => "principal",
             ResourceKind::Policy => "policy",
             ResourceKind::AuditTrail => "audit_trail",
+            ResourceKind::KnowledgeBase => "knowledge_base",
             ResourceKind::System => "system",
         }
     }
@@ -51,6 +56,7 @@ impl ResourceKind {
             ResourceKind::Principal => "Account",
             ResourceKind::Policy => "Policy",
             ResourceKind::AuditTrail => "AuditTrail",
+            ResourceKind::KnowledgeBase => "KnowledgeBase",
             ResourceKind::System => "System",
         }
     }

@@ -24,6 +24,7 @@ fn applies(action: Action, kind: ResourceKind) -> bool {
         Action::ManagePolicies => &[Policy, System],
         Action::ReadAudit => &[AuditTrail, System],
         Action::ReadMetrics => &[System],
+        Action::Retrieve | Action::ManageKnowledgeBases => &[KnowledgeBase, System],
     };
     kinds.contains(&kind)
 }
@@ -40,6 +41,9 @@ fn policy(role: Role, action: Action) -> (DecisionReason, Vec<&'static str>) {
     }
     if role == Role::Auditor && action == Action::ReadAudit {
         ids.push("auditors-read-audit");
+    }
+    if action == Action::Retrieve {
+        ids.push("knowledge-retrieve");
     }
     if model_use {
         ids.push("models-use");

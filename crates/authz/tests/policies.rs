@@ -31,6 +31,8 @@ fn default_policies_load_with_their_ids() {
         [
             "admins-all",
             "auditors-read-audit",
+            "knowledge-retrieve",
+            "librarians-manage-knowledge",
             "models-use",
             "operators-read-metrics"
         ]
@@ -309,7 +311,9 @@ fn action_and_kind_names_are_stable() {
             "manage_principals",
             "manage_policies",
             "read_audit",
-            "read_metrics"
+            "read_metrics",
+            "retrieve",
+            "manage_knowledge_bases"
         ]
     );
     for a in Action::ALL {

@@ -410,6 +410,14 @@ impl Encoder {
             .map_err(|e| EngineError::Tokenizer(e.to_string()))
     }
 
+    /// The byte spans in `text` of its tokens, without special tokens: where a chunker may cut.
+    pub fn token_spans(&self, text: &str) -> Result<Vec<(usize, usize)>, EngineError> {
+        self.tokenizer
+            .encode(text, false)
+            .map(|e| e.get_offsets().to_vec())
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))
+    }
+
     /// One vector per sequence of token ids (each at most [`Self::max_tokens`] long, ids below
     /// the vocabulary size; anything else gives an error before any work).
     pub fn embed(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EngineError> {

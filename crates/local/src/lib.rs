@@ -244,6 +244,13 @@ impl Provider for LocalProvider {
         })
     }
 
+    fn token_spans(&self, model: &str, text: &str) -> Option<(usize, Vec<(usize, usize)>)> {
+        let encoder = self.encoders.get(model)?.service.encoder();
+        // The limit leaves room for the model's [CLS] and [SEP].
+        let limit = encoder.max_tokens().saturating_sub(2);
+        encoder.token_spans(text).ok().map(|s| (limit, s))
+    }
+
     fn cancel_all(&self) {
         for m in self.models.values() {
             m.engine.cancel_all();

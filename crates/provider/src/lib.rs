@@ -261,6 +261,13 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// An embedding model's input limit in tokens and the byte spans of `text`'s tokens
+    /// (special tokens excluded), for chunking documents to what the model reads; `None` when
+    /// the provider cannot say (a chunker then counts words).
+    fn token_spans(&self, _model: &str, _text: &str) -> Option<(usize, Vec<(usize, usize)>)> {
+        None
+    }
+
     /// Cancel everything in flight (shutdown).
     fn cancel_all(&self);
 }

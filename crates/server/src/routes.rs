@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, Method};
 pub enum Verb {
     Get,
     Post,
+    Put,
+    Delete,
 }
 
 impl Verb {
@@ -19,10 +21,12 @@ impl Verb {
         match self {
             Verb::Get => Method::GET,
             Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Delete => Method::DELETE,
         }
     }
 }
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use scif_authz::Action;
 
@@ -114,6 +118,22 @@ impl Route {
 
 use Dialect::*;
 
+const KB: &str = "/knowledgebases/";
+const KB_ID: &str = "/knowledgebases/{knowledge_base_id}";
+const DS: &str = "/knowledgebases/{knowledge_base_id}/datasources/";
+const DS_ID: &str = "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}";
+const DOCS: &str = "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents";
+const DOCS_GET: &str =
+    "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents/getDocuments";
+const DOCS_DELETE: &str =
+    "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents/deleteDocuments";
+const JOBS: &str =
+    "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/ingestionjobs/";
+const JOB_ID: &str =
+    "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/ingestionjobs/{ingestion_job_id}";
+const RETRIEVE: &str = "/knowledgebases/{knowledge_base_id}/retrieve";
+const RAG: &str = "/retrieveAndGenerate";
+
 /// Every route. Adding one here and in [`handler`] is all a route needs.
 pub static TABLE: &[Route] = &[
     route(
@@ -194,6 +214,39 @@ pub static TABLE: &[Route] = &[
         Bedrock,
         Some(Action::ReadModel),
     ),
+    // Knowledge bases: bedrock-agent, then bedrock-agent-runtime.
+    route(Verb::Put, KB, Bedrock, Some(Action::ManageKnowledgeBases)),
+    route(Verb::Post, KB, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Get, KB_ID, Bedrock, Some(Action::Retrieve)),
+    route(
+        Verb::Delete,
+        KB_ID,
+        Bedrock,
+        Some(Action::ManageKnowledgeBases),
+    ),
+    route(Verb::Put, DS, Bedrock, Some(Action::ManageKnowledgeBases)),
+    route(Verb::Post, DS, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Get, DS_ID, Bedrock, Some(Action::Retrieve)),
+    route(
+        Verb::Delete,
+        DS_ID,
+        Bedrock,
+        Some(Action::ManageKnowledgeBases),
+    ),
+    route(Verb::Put, DOCS, Bedrock, Some(Action::ManageKnowledgeBases)),
+    route(Verb::Post, DOCS, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Post, DOCS_GET, Bedrock, Some(Action::Retrieve)),
+    route(
+        Verb::Post,
+        DOCS_DELETE,
+        Bedrock,
+        Some(Action::ManageKnowledgeBases),
+    ),
+    route(Verb::Put, JOBS, Bedrock, Some(Action::ManageKnowledgeBases)),
+    route(Verb::Post, JOBS, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Get, JOB_ID, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Post, RETRIEVE, Bedrock, Some(Action::Retrieve)),
+    route(Verb::Post, RAG, Bedrock, Some(Action::Retrieve)),
     route(Verb::Get, "/metrics", Operations, Some(Action::ReadMetrics)),
     probe("/healthz"),
     probe("/readyz"),
@@ -202,26 +255,46 @@ pub static TABLE: &[Route] = &[
 
 /// The handler of a declared route.
 fn handler(r: &Route) -> Option<MethodRouter<AppState>> {
+    use crate::bedrock::knowledge as kb;
     use crate::{anthropic, bedrock, health, metrics, openai};
-    match r.path {
-        "/v1/chat/completions" => Some(post(openai::chat::chat_completions)),
-        "/v1/embeddings" => Some(post(openai::embeddings::embeddings)),
-        "/v1/models" => Some(get(openai::models::list)),
-        "/v1/models/{id}" => Some(get(openai::models::get)),
-        "/v1/messages" => Some(post(anthropic::messages)),
-        "/v1/messages/count_tokens" => Some(post(anthropic::count_tokens)),
-        "/model/{model_id}/converse" => Some(post(bedrock::converse)),
-        "/model/{model_id}/converse-stream" => Some(post(bedrock::converse_stream)),
-        "/model/{model_id}/invoke" => Some(post(bedrock::invoke::invoke)),
-        "/model/{model_id}/invoke-with-response-stream" => {
+    match (r.method, r.path) {
+        (Verb::Put, KB) => Some(put(kb::create_knowledge_base)),
+        (Verb::Post, KB) => Some(post(kb::list_knowledge_bases)),
+        (Verb::Get, KB_ID) => Some(get(kb::get_knowledge_base)),
+        (Verb::Delete, KB_ID) => Some(delete(kb::delete_knowledge_base)),
+        (Verb::Put, DS) => Some(put(kb::create_data_source)),
+        (Verb::Post, DS) => Some(post(kb::list_data_sources)),
+        (Verb::Get, DS_ID) => Some(get(kb::get_data_source)),
+        (Verb::Delete, DS_ID) => Some(delete(kb::delete_data_source)),
+        (Verb::Put, DOCS) => Some(put(kb::ingest_documents)),
+        (Verb::Post, DOCS) => Some(post(kb::list_documents)),
+        (Verb::Post, DOCS_GET) => Some(post(kb::get_documents)),
+        (Verb::Post, DOCS_DELETE) => Some(post(kb::delete_documents)),
+        (Verb::Put, JOBS) => Some(put(kb::start_ingestion_job)),
+        (Verb::Post, JOBS) => Some(post(kb::list_ingestion_jobs)),
+        (Verb::Get, JOB_ID) => Some(get(kb::get_ingestion_job)),
+        (Verb::Post, RETRIEVE) => Some(post(kb::retrieve)),
+        (Verb::Post, RAG) => Some(post(kb::retrieve_and_generate)),
+        (_, "/v1/chat/completions") => Some(post(openai::chat::chat_completions)),
+        (_, "/v1/embeddings") => Some(post(openai::embeddings::embeddings)),
+        (_, "/v1/models") => Some(get(openai::models::list)),
+        (_, "/v1/models/{id}") => Some(get(openai::models::get)),
+        (_, "/v1/messages") => Some(post(anthropic::messages)),
+        (_, "/v1/messages/count_tokens") => Some(post(anthropic::count_tokens)),
+        (_, "/model/{model_id}/converse") => Some(post(bedrock::converse)),
+        (_, "/model/{model_id}/converse-stream") => Some(post(bedrock::converse_stream)),
+        (_, "/model/{model_id}/invoke") => Some(post(bedrock::invoke::invoke)),
+        (_, "/model/{model_id}/invoke-with-response-stream") => {
             Some(post(bedrock::invoke::invoke_stream))
         }
-        "/guardrail/{guardrail_id}/version/{version}/apply" => Some(post(bedrock::apply_guardrail)),
-        "/foundation-models" => Some(get(bedrock::list_models)),
-        "/foundation-models/{model_id}" => Some(get(bedrock::get_model)),
-        "/metrics" => Some(get(metrics::handler)),
-        "/healthz" => Some(get(health::healthz)),
-        "/readyz" => Some(get(health::readyz)),
+        (_, "/guardrail/{guardrail_id}/version/{version}/apply") => {
+            Some(post(bedrock::apply_guardrail))
+        }
+        (_, "/foundation-models") => Some(get(bedrock::list_models)),
+        (_, "/foundation-models/{model_id}") => Some(get(bedrock::get_model)),
+        (_, "/metrics") => Some(get(metrics::handler)),
+        (_, "/healthz") => Some(get(health::healthz)),
+        (_, "/readyz") => Some(get(health::readyz)),
         // The table's own test proves every declared route has a handler.
         _ => None,
     }
@@ -233,6 +306,7 @@ pub fn router() -> Router<AppState> {
         if route.prefix {
             r.nest(route.path, crate::admin::routes())
         } else {
+            // A path declared for several methods: axum merges the method routers.
             r.route(route.path, handler(route).unwrap_or_default())
         }
     })
@@ -260,6 +334,8 @@ pub fn dialect(req: &Request) -> Dialect {
         if p.starts_with("/model/")
             || p.starts_with("/guardrail/")
             || p.starts_with("/foundation-models")
+            || p.starts_with("/knowledgebases")
+            || p.starts_with("/retrieveAndGenerate")
         {
             Bedrock
         } else if p.starts_with("/v1/messages") {

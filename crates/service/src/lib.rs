@@ -30,6 +30,7 @@ pub mod guardrail_admin;
 pub mod guardrails;
 pub mod inspect;
 pub mod intent;
+pub mod knowledge;
 pub mod metering;
 pub mod metrics;
 pub mod pipeline;
@@ -145,6 +146,8 @@ pub struct Service {
     pub meter: Option<metering::Meter>,
     /// Guardrail versions, attachments and merged policies.
     pub guardrails: Arc<guardrails::Guardrails>,
+    /// Knowledge bases' indexes and conversations.
+    pub knowledge: Arc<knowledge::Knowledge>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -190,6 +193,7 @@ impl Service {
             limits: Arc::new(scif_limits::Limiter::new(&[])),
             meter: None,
             guardrails: Arc::new(guardrails::Guardrails::new(store)),
+            knowledge: Arc::default(),
         })
     }
 

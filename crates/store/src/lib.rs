@@ -6,11 +6,15 @@
 mod anchor;
 mod guardrails;
 mod identity;
+mod knowledge;
 mod usage;
 
 pub use anchor::AuditAnchor;
 pub use guardrails::{AttachmentRow, GuardrailRow, NewGuardrailVersion};
 pub use identity::{ApiKeyRow, PolicyVersion, PrincipalRecord, SigV4KeyRow};
+pub use knowledge::{
+    vector_bytes, ChunkRow, DataSourceRow, DocumentRow, JobRow, KbRow, NewChunkRow,
+};
 pub use usage::{summarize, UsageDim, UsageRecord, UsageSummary, UsageTotals};
 
 use std::path::{Path, PathBuf};

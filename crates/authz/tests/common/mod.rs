@@ -102,6 +102,15 @@ pub fn resources() -> Vec<(Resource, &'static str)> {
         (unclass(ResourceKind::Principal, "bob"), "........."),
         (unclass(ResourceKind::Policy, "default"), "........."),
         (Resource::system(), "........."),
+        (unclass(ResourceKind::KnowledgeBase, "kb-u"), "........."),
+        (
+            Resource::new(
+                ResourceKind::KnowledgeBase,
+                "kb-s-nf",
+                label("SECRET//NOFORN"),
+            ),
+            "...NNL.LN",
+        ),
         (
             Resource::new(ResourceKind::AuditTrail, "audit-s", label("SECRET//NOFORN")),
             "...NNL.LN",

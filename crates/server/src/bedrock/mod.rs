@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod invoke;
+pub mod knowledge;
 
 use std::convert::Infallible;
 use std::time::Instant;
