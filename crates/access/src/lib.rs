@@ -373,11 +373,39 @@ impl Access {
     ) -> Result<Label, InputLabelError> {
         let label = match declared.or(self.default_input_label.as_ref()) {
             Some(l) => l.clone(),
-            None => return Ok(caller.principal.clearance.clone()),
+            None => return Ok(self.undeclared_input_label(caller)),
         };
         scif_labels::may_read(&subject(&caller.principal), &label)
             .map_err(|_| InputLabelError::AboveClearance)?;
         Ok(label)
+    }
+
+    /// The label of input nobody declared: the caller's clearance, the conservative choice.
+    /// A clearance names no releasability, so for a foreign national it is a label they may
+    /// not receive themselves (classified without a release marking is NOFORN); what such a
+    /// caller brings is at most releasable to their own nation, so the label says so.
+    fn undeclared_input_label(&self, caller: &Caller) -> Label {
+        let p = &caller.principal;
+        let clearance = p.clearance.clone();
+        if p.us_person
+            || self.may_receive(caller, &clearance)
+            || *clearance.releasability() != scif_labels::Releasability::Unrestricted
+        {
+            return clearance;
+        }
+        match scif_labels::RelTo::new(["USA", p.nationality.as_str()]) {
+            Ok(rel) => {
+                let l = clearance
+                    .clone()
+                    .with_releasability(scif_labels::Releasability::RelTo(rel));
+                if self.may_receive(caller, &l) {
+                    l
+                } else {
+                    clearance
+                }
+            }
+            Err(_) => clearance,
+        }
     }
 
     /// May `caller` know that `resource` exists (the mandatory rules alone)?

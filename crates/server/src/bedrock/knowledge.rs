@@ -883,6 +883,8 @@ pub async fn retrieve(
             "nextToken",
             "retrievalConfiguration",
             "retrievalQuery",
+            // Some SDKs send the end user's id; the authenticated principal decides instead.
+            "userContext",
         ],
     )?;
     let query = o
@@ -940,6 +942,7 @@ pub async fn retrieve_and_generate(
             "retrieveAndGenerateConfiguration",
             "sessionConfiguration",
             "sessionId",
+            "userContext",
         ],
     )?;
     let query = o
