@@ -547,3 +547,37 @@ def test_a_lowered_clearance_takes_effect_on_the_next_request(site, library):
     assert words(retrieve(site, "eve", kb)["retrievalResults"]) == READERS["uma"]
     listed = agent(site, "eve").list_knowledge_base_documents(knowledgeBaseId=kb, dataSourceId=library[1])["documentDetails"]
     assert {d["identifier"]["custom"]["id"] for d in listed} == {"doc-u"}
+
+
+def test_an_acknowledged_ingestion_survives_a_crash(tmp_path):
+    """SIGKILL while embedding: the restarted server resumes every acknowledged document."""
+    import signal
+    import sqlite3
+
+    d = tmp_path / "crash"
+    env = clean_env()
+    run_cli("models", "import", embedding_model(), "--name", EMB, "--data-dir", str(d), env=env)
+    make_tester(d, HIGH, env=env)
+    run_cli("principals", "create", "lib", "--clearance", HIGH, "--group", "librarians", "--data-dir", str(d), env=env)
+    k = json.loads(run_cli("keys", "create", "--sigv4", "--principal", "lib", "--json", "--data-dir", str(d), env=env).stdout)
+    s = Server(d, extra_env={"SCIF_SECURITY_SYSTEM_HIGH": HIGH}).wait_alive()
+    s.creds = {"lib": (k["access_key_id"], k["secret_access_key"])}
+    kb, ds = make_kb(s, "crash", HIGH)
+    body = " ".join(f"coolant pump maintenance note sentence {w} describes the seals and bearings." for w in range(25))
+    docs = [text_doc(f"c{i:02d}", f"{i}: {body}", classification="SECRET") for i in range(25)]
+    agent(s).ingest_knowledge_base_documents(knowledgeBaseId=kb, dataSourceId=ds, documents=docs)
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    s.log.close()
+    with sqlite3.connect(d / "scif.db") as db:
+        (pending,) = db.execute("SELECT count(*) FROM kb_documents WHERE pending IS NOT NULL").fetchone()
+        (total,) = db.execute("SELECT count(*) FROM kb_documents").fetchone()
+    assert total == 25 and pending > 0, (total, pending)  # the crash came before the work was done
+    s2 = Server(d, extra_env={"SCIF_SECURITY_SYSTEM_HIGH": HIGH}).wait_alive()
+    s2.creds = s.creds
+    try:
+        wait_indexed(s2, kb, ds, [f"c{i:02d}" for i in range(25)])
+        r = retrieve(s2, "lib", kb, query="coolant pump seals", n=50)["retrievalResults"]
+        assert {x["location"]["customDocumentLocation"]["id"] for x in r} == {f"c{i:02d}" for i in range(25)}
+    finally:
+        assert s2.stop() == 0, s2.logs()

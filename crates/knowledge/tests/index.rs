@@ -8,7 +8,7 @@ use scif_knowledge::{Attr, Attrs, Filter, KbIndex, Mode, NewChunk, Query};
 use scif_labels::Label;
 
 fn vector(i: usize) -> Vec<f32> {
-    let mut v = vec![0.0f32; 8];
+    let mut v = [0.0f32; 8];
     v[i % 8] = 1.0;
     v[(i + 3) % 8] = 0.5;
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

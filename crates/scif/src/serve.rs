@@ -163,6 +163,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     scif_server::audit::drain_outbox(&auditor, &store)
         .await
         .map_err(|e| anyhow::anyhow!("moving queued admin events into the audit trail: {e}"))?;
+    scif_service::knowledge::resume(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("resuming knowledge-base ingestion: {e}"))?;
     let refresher = tokio::spawn(refresh(state.clone()));
     scif_server::serve(listener, state.clone(), tls, shutdown_signal()).await?;
     refresher.abort();

@@ -720,6 +720,104 @@ fn cases() -> Vec<Case> {
             audit: &[("http_request", "error")],
         },
     ]
+    .into_iter()
+    .chain(knowledge_cases())
+    .collect()
+}
+
+/// The knowledge-base routes: managing needs `manage_knowledge_bases`, searching is open to
+/// all, and an unknown knowledge base is a Bedrock 404 whatever the route.
+fn knowledge_cases() -> Vec<Case> {
+    use Shape::*;
+    const KB: &str = "/knowledgebases/{knowledge_base_id}";
+    const DS: &str = "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}";
+    const DOCS: &str = "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents";
+    const JOBS: &str =
+        "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/ingestionjobs/";
+    let create = json!({
+        "name": "kb",
+        "roleArn": "arn:aws:iam::000000000000:role/kb",
+        "knowledgeBaseConfiguration": {
+            "type": "VECTOR",
+            "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": "no-such-model"}
+        }
+    });
+    let case = |route, method, uri, caller, body: Value, status, shape, audit| Case {
+        route,
+        method,
+        uri,
+        caller: Some(caller),
+        headers: &[],
+        body: if method == "GET" || method == "DELETE" {
+            None
+        } else {
+            Some(body)
+        },
+        status,
+        shape,
+        label: None,
+        audit,
+    };
+    const MISSING: Shape = BedrockError("ResourceNotFoundException");
+    // Managing a knowledge base the caller cannot see answers as if it did not exist.
+    const MANAGE_DENIED: &[(&str, &str)] = &[("manage_knowledge_bases", "deny")];
+    const NOT_FOUND: &[(&str, &str)] = &[("retrieve", "deny")];
+    vec![
+        case("/knowledgebases/", "PUT", "/knowledgebases/", "analyst", create.clone(), 403,
+            BedrockError("AccessDeniedException"), MANAGE_DENIED),
+        case("/knowledgebases/", "PUT", "/knowledgebases/", "admin", create, 404,
+            MISSING, &[("manage_knowledge_bases", "allow")]),
+        case("/knowledgebases/", "POST", "/knowledgebases/", "analyst", json!({}), 200,
+            Has("/knowledgeBaseSummaries", "[]"), &[("retrieve", "allow")]),
+        case(KB, "GET", "/knowledgebases/KB0000000", "analyst", json!({}), 404, MISSING, NOT_FOUND),
+        case(KB, "DELETE", "/knowledgebases/KB0000000", "admin", json!({}), 404, MISSING,
+            &[("manage_knowledge_bases", "deny")]),
+        case("/knowledgebases/{knowledge_base_id}/datasources/", "PUT",
+            "/knowledgebases/KB0000000/datasources/", "analyst",
+            json!({"name": "d", "dataSourceConfiguration": {"type": "CUSTOM"}}), 404,
+            MISSING, MANAGE_DENIED),
+        case("/knowledgebases/{knowledge_base_id}/datasources/", "POST",
+            "/knowledgebases/KB0000000/datasources/", "analyst", json!({}), 404, MISSING, NOT_FOUND),
+        case(DS, "GET", "/knowledgebases/KB0000000/datasources/DS0000000", "analyst", json!({}),
+            404, MISSING, NOT_FOUND),
+        case(DS, "DELETE", "/knowledgebases/KB0000000/datasources/DS0000000", "analyst",
+            json!({}), 404, MISSING, MANAGE_DENIED),
+        case(DOCS, "PUT", "/knowledgebases/KB0000000/datasources/DS0000000/documents", "admin",
+            json!({"documents": [{"content": {"dataSourceType": "CUSTOM", "custom": {
+                "customDocumentIdentifier": {"id": "d1"}, "sourceType": "IN_LINE",
+                "inlineContent": {"type": "TEXT", "textContent": {"data": "hello"}}}}}]}),
+            404, MISSING, &[("manage_knowledge_bases", "deny")]),
+        case(DOCS, "POST", "/knowledgebases/KB0000000/datasources/DS0000000/documents", "analyst",
+            json!({}), 404, MISSING, NOT_FOUND),
+        case(
+            "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents/getDocuments",
+            "POST", "/knowledgebases/KB0000000/datasources/DS0000000/documents/getDocuments",
+            "analyst",
+            json!({"documentIdentifiers": [{"dataSourceType": "CUSTOM", "custom": {"id": "d1"}}]}),
+            404, MISSING, NOT_FOUND),
+        case(
+            "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/documents/deleteDocuments",
+            "POST", "/knowledgebases/KB0000000/datasources/DS0000000/documents/deleteDocuments",
+            "analyst",
+            json!({"documentIdentifiers": [{"dataSourceType": "CUSTOM", "custom": {"id": "d1"}}]}),
+            404, MISSING, MANAGE_DENIED),
+        case(JOBS, "PUT", "/knowledgebases/KB0000000/datasources/DS0000000/ingestionjobs/",
+            "analyst", json!({}), 404, MISSING, MANAGE_DENIED),
+        case(JOBS, "POST", "/knowledgebases/KB0000000/datasources/DS0000000/ingestionjobs/",
+            "analyst", json!({}), 404, MISSING, NOT_FOUND),
+        case(
+            "/knowledgebases/{knowledge_base_id}/datasources/{data_source_id}/ingestionjobs/{ingestion_job_id}",
+            "GET", "/knowledgebases/KB0000000/datasources/DS0000000/ingestionjobs/J0000000",
+            "analyst", json!({}), 404, MISSING, NOT_FOUND),
+        case("/knowledgebases/{knowledge_base_id}/retrieve", "POST",
+            "/knowledgebases/KB0000000/retrieve", "analyst",
+            json!({"retrievalQuery": {"text": "hello"}}), 404, MISSING, NOT_FOUND),
+        case("/retrieveAndGenerate", "POST", "/retrieveAndGenerate", "analyst",
+            json!({"input": {"text": "hello"}, "retrieveAndGenerateConfiguration": {
+                "type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": {
+                    "knowledgeBaseId": "KB0000000", "modelArn": "open-model"}}}),
+            404, MISSING, NOT_FOUND),
+    ]
 }
 
 #[tokio::test]

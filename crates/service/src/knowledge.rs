@@ -637,7 +637,11 @@ pub async fn ingest(
     let mut work = Vec::new();
     for c in checked {
         if !c.unchanged {
-            svc.store.upsert_document(&c.row).await.map_err(store_err)?;
+            let pending = pending_json(&c.portions);
+            svc.store
+                .upsert_document(&c.row, Some(&pending))
+                .await
+                .map_err(store_err)?;
             work.push((c.row.clone(), c.portions));
         }
         out.push(c.row);
@@ -652,24 +656,108 @@ pub async fn ingest(
         });
     }
     if !work.is_empty() {
-        let model_sha = provider
-            .models()
-            .into_iter()
-            .find(|m| m.id == kb.embedding_model)
-            .map(|m| m.sha256)
-            .unwrap_or_default();
-        let worker = Worker {
-            store: svc.store.clone(),
-            providers: svc.providers.clone(),
-            knowledge: svc.knowledge.clone(),
-            model: kb.embedding_model.clone(),
-            cache_key: format!("{}@{model_sha}", kb.embedding_model),
-            spec,
-        };
+        let worker = Worker::new(svc, provider.as_ref(), &kb, spec);
         tokio::spawn(async move { worker.run(work).await });
     }
     Ok(out)
 }
+
+/// A document's labelled paragraphs as stored until its chunks are.
+fn pending_json(portions: &[scif_knowledge::Portion]) -> String {
+    let v: Vec<Value> = portions
+        .iter()
+        .map(|p| json!({"text": p.text, "label": p.label.banner()}))
+        .collect();
+    Value::from(v).to_string()
+}
+
+fn pending_of(s: &str) -> Option<Vec<scif_knowledge::Portion>> {
+    let v: Vec<Value> = serde_json::from_str(s).ok()?;
+    v.iter()
+        .map(|p| {
+            Some(scif_knowledge::Portion {
+                text: p.get("text")?.as_str()?.to_owned(),
+                label: Label::parse_banner(p.get("label")?.as_str()?).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Resumes the ingestions a previous run acknowledged and did not finish (the server
+/// stopped or crashed while embedding): each such document's labelled paragraphs were stored
+/// with it, so its work starts again from them. Called once at start-up; returns how many
+/// documents were resumed.
+pub async fn resume(svc: &Service) -> Result<usize, Error> {
+    let pending = svc.store.pending_documents().await.map_err(store_err)?;
+    let mut groups: Vec<((String, String), Vec<Work>)> = Vec::new();
+    let mut resumed = 0;
+    for (doc, work) in pending {
+        let now = scif_time::now_rfc3339_secs();
+        let Some(portions) = pending_of(&work) else {
+            let _ = svc
+                .store
+                .set_document_status(&doc, "FAILED", Some("its stored work is unreadable"), &now)
+                .await;
+            continue;
+        };
+        let key = (doc.kb_id.clone(), doc.ds_id.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push((doc, portions)),
+            None => groups.push((key, vec![(doc, portions)])),
+        }
+    }
+    for ((kb_id, ds_id), work) in groups {
+        let fail = |reason: String| {
+            let work = &work;
+            async move {
+                let now = scif_time::now_rfc3339_secs();
+                for (doc, _) in work {
+                    let _ = svc
+                        .store
+                        .set_document_status(doc, "FAILED", Some(&reason), &now)
+                        .await;
+                }
+            }
+        };
+        let (Some(kb), Some(ds)) = (
+            svc.store.knowledge_base(&kb_id).await.map_err(store_err)?,
+            svc.store
+                .data_source(&kb_id, &ds_id)
+                .await
+                .map_err(store_err)?,
+        ) else {
+            continue;
+        };
+        let Some(provider) = svc.providers.for_model(&kb.embedding_model) else {
+            fail(format!(
+                "the embedding model {} is not loaded",
+                kb.embedding_model
+            ))
+            .await;
+            continue;
+        };
+        let spec = match chunking_of(&serde_json::from_str(&ds.config).unwrap_or(Value::Null)) {
+            Ok(s) => s,
+            Err(e) => {
+                fail(e.to_string()).await;
+                continue;
+            }
+        };
+        resumed += work.len();
+        let worker = Worker::new(svc, provider.as_ref(), &kb, spec);
+        tokio::spawn(async move { worker.run(work).await });
+    }
+    if resumed > 0 {
+        tracing::info!(
+            documents = resumed,
+            "resumed unfinished knowledge-base ingestion"
+        );
+    }
+    Ok(resumed)
+}
+
+/// One document's background work: its record and labelled paragraphs.
+type Work = (DocumentRow, Vec<scif_knowledge::Portion>);
 
 /// The background half of ingestion: chunk, embed (through the cache), store, index.
 struct Worker {
@@ -682,7 +770,24 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, work: Vec<(DocumentRow, Vec<scif_knowledge::Portion>)>) {
+    fn new(svc: &Service, provider: &dyn Provider, kb: &KbRow, spec: Option<ChunkSpec>) -> Worker {
+        let model_sha = provider
+            .models()
+            .into_iter()
+            .find(|m| m.id == kb.embedding_model)
+            .map(|m| m.sha256)
+            .unwrap_or_default();
+        Worker {
+            store: svc.store.clone(),
+            providers: svc.providers.clone(),
+            knowledge: svc.knowledge.clone(),
+            model: kb.embedding_model.clone(),
+            cache_key: format!("{}@{model_sha}", kb.embedding_model),
+            spec,
+        }
+    }
+
+    async fn run(self, work: Vec<Work>) {
         for (doc, portions) in work {
             let now = scif_time::now_rfc3339_secs();
             let _ = self

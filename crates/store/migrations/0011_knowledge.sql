@@ -38,6 +38,9 @@ CREATE TABLE kb_documents (
     status_reason TEXT,
     created_by    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
+    -- The document's labelled paragraphs (JSON [{text, label}]) while its chunks are not yet
+    -- stored: an acknowledged ingestion survives a restart and is resumed.
+    pending       TEXT,
     PRIMARY KEY (kb_id, ds_id, doc_id),
     FOREIGN KEY (kb_id, ds_id) REFERENCES kb_data_sources(kb_id, id) ON DELETE CASCADE
 );

@@ -87,7 +87,7 @@ pub fn vector_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn vector_of(b: &[u8]) -> Result<Vec<f32>, StoreError> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(
             "a stored vector's length is not a multiple of 4".into(),
         ));
@@ -254,12 +254,19 @@ impl Store {
     }
 
     /// Inserts or replaces a document's record (its chunks are replaced by
-    /// [`Store::replace_chunks`] once embedded).
-    pub async fn upsert_document(&self, d: &DocumentRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO kb_documents (kb_id, ds_id, doc_id, content_hash, label, attrs, status, status_reason, created_by, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) \
-            ON CONFLICT (kb_id, ds_id, doc_id) DO UPDATE SET content_hash = excluded.content_hash, label = excluded.label, attrs = excluded.attrs, status = excluded.status, status_reason = excluded.status_reason, created_by = excluded.created_by, updated_at = excluded.updated_at")
+    /// [`Store::replace_chunks`] once embedded). `pending` is the work still to do (the
+    /// document's labelled paragraphs), kept until the chunks are stored so that a restart
+    /// resumes it.
+    pub async fn upsert_document(
+        &self,
+        d: &DocumentRow,
+        pending: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO kb_documents (kb_id, ds_id, doc_id, content_hash, label, attrs, status, status_reason, created_by, updated_at, pending) VALUES (?,?,?,?,?,?,?,?,?,?,?) \
+            ON CONFLICT (kb_id, ds_id, doc_id) DO UPDATE SET content_hash = excluded.content_hash, label = excluded.label, attrs = excluded.attrs, status = excluded.status, status_reason = excluded.status_reason, created_by = excluded.created_by, updated_at = excluded.updated_at, pending = excluded.pending")
             .bind(&d.kb_id).bind(&d.ds_id).bind(&d.doc_id).bind(&d.content_hash).bind(&d.label)
             .bind(&d.attrs).bind(&d.status).bind(&d.status_reason).bind(&d.created_by).bind(&d.updated_at)
+            .bind(pending)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -281,6 +288,18 @@ impl Store {
         r.as_ref().map(doc_of).transpose()
     }
 
+    /// Every document whose chunks are still to be made, with that work, oldest first.
+    pub async fn pending_documents(&self) -> Result<Vec<(DocumentRow, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM kb_documents WHERE pending IS NOT NULL ORDER BY updated_at, kb_id, ds_id, doc_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((doc_of(r)?, r.try_get::<String, _>("pending")?)))
+            .collect()
+    }
+
     pub async fn documents(&self, kb: &str, ds: &str) -> Result<Vec<DocumentRow>, StoreError> {
         let rows =
             sqlx::query("SELECT * FROM kb_documents WHERE kb_id = ? AND ds_id = ? ORDER BY doc_id")
@@ -300,7 +319,8 @@ impl Store {
         reason: Option<&str>,
         at: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE kb_documents SET status = ?, status_reason = ?, updated_at = ? WHERE kb_id = ? AND ds_id = ? AND doc_id = ? AND content_hash = ?")
+        // A failed document's work is dropped: it is retried by ingesting it again.
+        sqlx::query("UPDATE kb_documents SET status = ?1, status_reason = ?2, updated_at = ?3, pending = CASE WHEN ?1 = 'FAILED' THEN NULL ELSE pending END WHERE kb_id = ?4 AND ds_id = ?5 AND doc_id = ?6 AND content_hash = ?7")
             .bind(status).bind(reason).bind(at)
             .bind(&d.kb_id).bind(&d.ds_id).bind(&d.doc_id).bind(&d.content_hash)
             .execute(&self.pool)
@@ -364,7 +384,7 @@ impl Store {
                 .await?;
             ids.push(id);
         }
-        sqlx::query("UPDATE kb_documents SET status = 'INDEXED', status_reason = NULL, updated_at = ? WHERE kb_id = ? AND ds_id = ? AND doc_id = ?")
+        sqlx::query("UPDATE kb_documents SET status = 'INDEXED', status_reason = NULL, pending = NULL, updated_at = ? WHERE kb_id = ? AND ds_id = ? AND doc_id = ?")
             .bind(at).bind(&d.kb_id).bind(&d.ds_id).bind(&d.doc_id)
             .execute(&mut *tx)
             .await?;
